@@ -1,0 +1,19 @@
+"""Metric names, defined once: trainers, evaluators, reports and tests import these."""
+
+TRAIN_LOSS = "train/loss"
+VAL_LOSS = "val/loss"
+VAL_PERPLEXITY = "val/perplexity"
+LEARNING_RATE = "train/lr"
+TOKENS_PER_SECOND = "train/tokens_per_s"
+TOKENS_SEEN = "train/tokens_seen"
+
+HELDOUT_LOSS = "heldout/loss"
+HELDOUT_PERPLEXITY = "heldout/perplexity"
+
+DATA_PREFIX = "data/"  # data/skipped_<reason>, data/conversations, data/tokens, ...
+
+MMLU_ACC = "mmlu/acc"
+NQ_EM = "nq/em"
+HUMANEVAL_PASS_AT_1 = "humaneval/pass@1"
+RTP_NONTOXICITY = "rtp/nontoxicity"
+RTP_TOXIC_FRACTION = "rtp/toxic_fraction"
