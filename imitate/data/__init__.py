@@ -1,0 +1,1 @@
+"""Imitation data: load -> normalise -> clean -> format with special tokens -> pack into blocks."""
