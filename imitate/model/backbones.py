@@ -1,0 +1,78 @@
+"""Build the HF causal LM and tokenizer a ``model`` config names.
+
+``weights`` selects where parameters come from: ``null`` (random init from the inline
+architecture: tiny test models), a hub id or local directory, or ``package:<dist>`` (a GGUF in a
+pip package). The inline architecture lets every model be built on the meta device without
+downloading anything, e.g. to count LLaMA-13B's parameters.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PretrainedConfig, PreTrainedModel
+
+from imitate.model.gguf import PACKAGE_PREFIX, converted_dir, packaged_gguf
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE = "~/.cache/imitate/models"
+
+
+def build_backbone(
+    architecture: str,
+    config: dict[str, Any],
+    weights: str | None = None,
+    dtype: str = "float32",
+    device: str = "cpu",
+    cache_dir: str = DEFAULT_CACHE,
+) -> PreTrainedModel:
+    """The causal LM: random-init (``weights: null``), pretrained, or empty on ``device='meta'``."""
+    torch_dtype = _dtype(dtype)
+    if weights is None or device == "meta":
+        hf_config = architecture_config(architecture, config)
+        with torch.device(device):
+            model = AutoModelForCausalLM.from_config(hf_config, torch_dtype=torch_dtype)
+        return model
+    return AutoModelForCausalLM.from_pretrained(_local_weights(weights, cache_dir), torch_dtype=torch_dtype)
+
+
+def build_tokenizer(name_or_path: str, cache_dir: str = DEFAULT_CACHE):
+    """A fast tokenizer from a hub id, a local directory or ``package:<dist>``."""
+    return AutoTokenizer.from_pretrained(_local_weights(name_or_path, cache_dir))
+
+
+def architecture_config(architecture: str, config: dict[str, Any]) -> PretrainedConfig:
+    """``transformers.LlamaConfig`` + kwargs -> config object, with a clear error for typos."""
+    module_name, _, class_name = architecture.rpartition(".")
+    try:
+        config_class = getattr(importlib.import_module(module_name or "transformers"), class_name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(
+            f"model.backbone.architecture={architecture!r} is not an importable config class; "
+            "use e.g. transformers.LlamaConfig or transformers.GPT2Config"
+        ) from err
+    return config_class(**config)
+
+
+def _local_weights(weights: str, cache_dir: str) -> str:
+    if weights.startswith(PACKAGE_PREFIX):
+        return str(converted_dir(packaged_gguf(weights[len(PACKAGE_PREFIX) :]), cache_dir))
+    if Path(weights).expanduser().exists():
+        return str(Path(weights).expanduser())
+    return weights  # a hub id: transformers downloads it (or finds it in the HF cache)
+
+
+def _dtype(name: str) -> torch.dtype:
+    value = getattr(torch, name, None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"model.backbone.dtype={name!r} is not a torch dtype; use float32, bfloat16 or float16")
+    return value
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
