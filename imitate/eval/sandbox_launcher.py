@@ -1,0 +1,176 @@
+"""Runs one untrusted program inside the jail; started by `imitate.eval.sandbox` as a script.
+
+Standalone on purpose (run with `python -I -S`): it must not import imitate or anything from
+site-packages, so nothing the host environment injects reaches the setup code.
+
+Steps: new namespaces (network, mount, pid, ipc, uts, and user when not root) -> a tmpfs root
+holding only read-only binds of the interpreter and system libraries plus a private /sandbox ->
+fork the program as pid 1 of its own pid namespace -> chroot, rlimits, drop privileges, exec.
+The launcher waits outside the pid namespace and SIGKILLs pid 1 on the wall-clock deadline,
+which makes the kernel kill every process the program started.
+Exit status: the program's (128 + signal when killed), 124 on timeout, 125 when setup failed.
+"""
+
+import ctypes
+import json
+import os
+import resource
+import select
+import signal
+import sys
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
+ST_RELATIME = 4096
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+EXIT_TIMEOUT, EXIT_SETUP_FAILED = 124, 125
+RESULT_FD = 3
+SYSTEM_DIRS = ("usr", "bin", "lib", "lib64", "lib32", "libx32", "sbin")
+DEVICES = ("null", "zero", "urandom", "random")
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def mount(src, dst, fstype, flags, data=None) -> None:
+    enc = [None if s is None else s.encode() for s in (src, dst, fstype, data)]
+    check(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {dst}")
+
+
+def bind_read_only(src: str, dst: str) -> None:
+    mount(src, dst, None, MS_BIND | MS_REC)
+    # A read-only remount must keep the flags the kernel locked on the source mount.
+    f = os.statvfs(src).f_flag
+    kept = f & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)
+    kept |= MS_RELATIME if f & ST_RELATIME else 0
+    mount(None, dst, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | kept)
+
+
+def enter_namespaces(as_root: bool) -> None:
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    if not as_root:
+        uid, gid = os.getuid(), os.getgid()
+        check(libc.unshare(flags | CLONE_NEWUSER), "unshare")
+        # Map our own ids only: inside we keep our uid, so exec drops the namespace caps.
+        for path, text in (
+            ("setgroups", "deny"),
+            ("uid_map", f"{uid} {uid} 1"),
+            ("gid_map", f"{gid} {gid} 1"),
+        ):
+            with open(f"/proc/self/{path}", "w") as f:
+                f.write(text)
+    else:
+        check(libc.unshare(flags), "unshare")
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def build_jail(jail: str, python_prefix: str, owner: tuple[int, int]) -> None:
+    mount("tmpfs", jail, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755")
+    for name in SYSTEM_DIRS:
+        host = "/" + name
+        if os.path.islink(host):
+            os.symlink(os.readlink(host), os.path.join(jail, name))
+        elif os.path.isdir(host):
+            os.mkdir(os.path.join(jail, name))
+            bind_read_only(host, os.path.join(jail, name))
+    if not python_prefix.startswith("/usr/"):
+        inside = jail + python_prefix
+        os.makedirs(inside)
+        bind_read_only(python_prefix, inside)
+    os.mkdir(os.path.join(jail, "dev"))
+    for name in DEVICES:
+        open(os.path.join(jail, "dev", name), "w").close()
+        mount("/dev/" + name, os.path.join(jail, "dev", name), None, MS_BIND)
+    for name, mode in (("sandbox", 0o700), ("tmp", 0o700)):
+        path = os.path.join(jail, name)
+        os.mkdir(path, mode)
+        os.chown(path, *owner)
+
+
+def set_limits(cfg: dict) -> None:
+    limits = {
+        resource.RLIMIT_CPU: cfg["cpu_s"],
+        resource.RLIMIT_AS: cfg["memory_bytes"],
+        resource.RLIMIT_NPROC: cfg["max_processes"],
+        resource.RLIMIT_FSIZE: cfg["max_output_bytes"],
+        resource.RLIMIT_NOFILE: cfg["max_open_files"],
+        resource.RLIMIT_CORE: 0,
+    }
+    for which, value in limits.items():
+        resource.setrlimit(which, (value, value))
+
+
+def become_program(cfg: dict, driver: str, result_fd: int) -> None:
+    """In the forked child: confine, then exec the interpreter on the driver. Never returns."""
+    os.setsid()  # own process group, so kill(0, ...) from the program stays inside the jail
+    os.dup2(result_fd, RESULT_FD)
+    os.closerange(RESULT_FD + 1, 1 << 16)
+    if cfg["isolated"]:
+        os.chroot(cfg["jail"])
+        os.chdir("/sandbox")
+    else:
+        os.chdir(cfg["workdir"])
+    set_limits(cfg)
+    if cfg["uid"] is not None:
+        os.setgroups([])
+        os.setgid(cfg["gid"])
+        os.setuid(cfg["uid"])
+    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    home = "/sandbox" if cfg["isolated"] else cfg["workdir"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8"}
+    os.execve(cfg["python"], [cfg["python"], "-I", "-S", "-B", "-c", driver], env)
+
+
+def wait_with_deadline(pid: int, wall_s: float) -> int:
+    pidfd = os.pidfd_open(pid)
+    ready, _, _ = select.select([pidfd], [], [], wall_s)
+    if not ready:
+        # pid 1 of its namespace: its death takes every descendant with it. Without the
+        # namespace (opted out) the process group is the best we can do.
+        os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return EXIT_TIMEOUT
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def main() -> int:
+    cfg = json.loads(sys.argv[1])
+    with open(cfg["driver_path"]) as f:
+        driver = f.read()
+    result_fd = cfg["result_fd"]
+    try:
+        if cfg["isolated"]:
+            as_root = os.geteuid() == 0
+            enter_namespaces(as_root)
+            owner = (
+                (cfg["uid"], cfg["gid"]) if cfg["uid"] is not None else (os.getuid(), os.getgid())
+            )
+            build_jail(cfg["jail"], cfg["python_prefix"], owner)
+        pid = os.fork()
+    except OSError as e:
+        os.write(2, f"imitate sandbox setup failed: {e}\n".encode())
+        return EXIT_SETUP_FAILED
+    if pid == 0:
+        try:
+            become_program(cfg, driver, result_fd)
+        except BaseException as e:  # noqa: BLE001 - report anything, then leave without cleanup
+            os.write(2, f"imitate sandbox setup failed: {e!r}\n".encode())
+        os._exit(EXIT_SETUP_FAILED)
+    os.close(result_fd)
+    return wait_with_deadline(pid, cfg["wall_s"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
