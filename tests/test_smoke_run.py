@@ -1,0 +1,68 @@
+"""`python -m imitate +experiment=smoke` end to end, then MLflow holds everything the run promised."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from transformers import AutoModelForCausalLM
+
+from imitate import metrics
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> tuple[MlflowClient, object, str]:
+    workdir = tmp_path_factory.mktemp("smoke")
+    uri = f"sqlite:///{workdir}/mlflow.db"
+    env = os.environ | {"MLFLOW_TRACKING_URI": uri}
+    done = subprocess.run(
+        [sys.executable, "-m", "imitate", "+experiment=smoke", f"hydra.run.dir={workdir}/run"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("smoke")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    return client, runs[0], done.stdout
+
+
+def test_run_finished_with_params_and_tags(smoke_run) -> None:
+    _, run, _ = smoke_run
+    assert run.info.status == "FINISHED"
+    assert run.data.params["model.backbone.config.num_hidden_layers"] == "2"
+    assert run.data.params["data.block_size"] == "64"
+    assert run.data.params["optim.lr"] == "0.01"
+    assert run.data.tags["group.model"] == "tiny_llama"
+    assert run.data.tags["group.data"] == "sharegpt"
+
+
+def test_losses_and_data_counts_are_logged(smoke_run) -> None:
+    client, run, _ = smoke_run
+    for name in (metrics.VAL_LOSS, metrics.HELDOUT_LOSS, metrics.HELDOUT_PERPLEXITY, metrics.TRAIN_LOSS):
+        assert name in run.data.metrics, name
+    assert run.data.metrics["data/recovered_from_truncated_json"] == 17_671
+    assert run.data.metrics["data/skipped_other_model"] > 0
+    assert len(client.get_metric_history(run.info.run_id, metrics.TRAIN_LOSS)) == 2  # per optimizer step
+
+
+def test_config_and_generations_are_artifacts(smoke_run, tmp_path) -> None:
+    client, run, _ = smoke_run
+    config_files = {a.path for a in client.list_artifacts(run.info.run_id, "config")}
+    assert {"config/resolved.yaml", "config/overrides.yaml"} <= config_files
+    resolved = Path(client.download_artifacts(run.info.run_id, "config/resolved.yaml", str(tmp_path))).read_text()
+    assert "block_size: 64" in resolved
+    eval_files = {a.path for a in client.list_artifacts(run.info.run_id, "eval")}
+    assert "eval/generations.json" in eval_files
+
+
+def test_saved_model_is_referenced_and_loads(smoke_run) -> None:
+    _, run, stdout = smoke_run
+    model_dir = Path(run.data.tags["model_dir"])
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    assert model.config.num_hidden_layers == 2
+    assert "mlflow ui" in stdout and str(model_dir) in stdout

@@ -1,0 +1,18 @@
+"""MLflow params: flattened, truncated to MLflow's limit, secrets redacted."""
+
+from __future__ import annotations
+
+from imitate.tracking.mlflow_run import MAX_PARAM_VALUE, REDACTED, flatten_params, redact
+
+
+def test_long_values_are_truncated_not_fatal() -> None:
+    params = dict(flatten_params({"data": {"note": "x" * 10_000, "block_size": 128}}))
+    assert len(params["data.note"]) == MAX_PARAM_VALUE
+    assert params["data.block_size"] == "128"
+
+
+def test_secret_keys_are_redacted_everywhere() -> None:
+    config = {"judge": {"api_key": "sk-live-123", "model": "gpt-4"}, "hub_token": "hf_abc"}
+    params = dict(flatten_params(config))
+    assert params["judge.api_key"] == REDACTED and params["hub_token"] == REDACTED
+    assert "sk-live-123" not in str(redact(config)) and "hf_abc" not in str(redact(config))
