@@ -1,0 +1,54 @@
+"""Log eval results to an MLflow run: metrics, one table per task, the task configs and prompt formats."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from hydra.utils import instantiate
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig, OmegaConf
+
+_METRICS_PER_BATCH = 1000  # MLflow's limit per log_batch call
+
+
+def log_results(
+    client: MlflowClient,
+    run_id: str,
+    metrics: dict[str, float],
+    records: dict[str, list[dict]],
+    tasks_cfg: DictConfig,
+    step: int = 0,
+) -> None:
+    now = _now_ms()
+    entries = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+    for start in range(0, len(entries), _METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=entries[start : start + _METRICS_PER_BATCH])
+    for name, rows in records.items():
+        if rows:
+            client.log_table(run_id, as_columns(rows), f"eval/{name}.json")
+    client.log_text(run_id, OmegaConf.to_yaml(tasks_cfg, resolve=True), "eval/tasks.yaml")
+    client.log_dict(run_id, prompt_formats(tasks_cfg), "eval/prompt_formats.json")
+
+
+def as_columns(rows: list[dict]) -> dict[str, list]:
+    """Column-wise table; lists and dicts become JSON strings so every cell is a scalar."""
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    return {key: [_cell(row.get(key)) for row in rows] for key in keys}
+
+
+def prompt_formats(tasks_cfg: DictConfig) -> dict[str, str]:
+    # Task constructors only store their options (data is read in run), so building them is cheap.
+    return {
+        str(name): instantiate(cfg, _convert_="all").prompt_format
+        for name, cfg in tasks_cfg.items()
+    }
+
+
+def _cell(value):
+    return json.dumps(value) if isinstance(value, list | dict) else value
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,72 @@
+"""run_tasks: instantiates tasks from config, caches per (checkpoint, task config), logs to MLflow."""
+
+import json
+
+import pytest
+from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
+
+from imitate.eval.cache import model_fingerprint
+from imitate.eval.results import log_results
+from imitate.eval.tasks import TaskResult, run_tasks
+from tests.eval.conftest import tiny_llama
+
+CALLS = []
+
+
+class CountingTask:
+    """Answers instantly and records that it ran."""
+
+    prompt_format = "{x}"
+
+    def __init__(self, value: float, items: list[int]):
+        self.value, self.items = value, items
+
+    def run(self, model, tokenizer) -> TaskResult:
+        CALLS.append(self.value)
+        return TaskResult(
+            {"count/value": self.value}, [{"item": i, "gold": [i, i]} for i in self.items], "{x}"
+        )
+
+
+def tasks(value: float) -> OmegaConf:
+    return OmegaConf.create(
+        {"count": {"_target_": f"{__name__}.CountingTask", "value": value, "items": [1, 2]}}
+    )
+
+
+@pytest.fixture(autouse=True)
+def reset_calls():
+    CALLS.clear()
+
+
+def test_results_are_cached_per_checkpoint_and_task_config(tmp_path, tokenizer):
+    common = {"output_dir": tmp_path / "out", "cache_dir": tmp_path / "cache"}
+    first = run_tasks(tasks(0.5), None, tokenizer, cache_key="ckpt-1", **common)
+    again = run_tasks(tasks(0.5), None, tokenizer, cache_key="ckpt-1", **common)
+    assert CALLS == [0.5] and first == again
+    assert first[0] == {"count/value": 0.5} and first[1]["count"][1] == {"item": 2, "gold": [2, 2]}
+    run_tasks(tasks(0.7), None, tokenizer, cache_key="ckpt-1", **common)
+    run_tasks(tasks(0.5), None, tokenizer, cache_key="ckpt-2", **common)
+    assert CALLS == [0.5, 0.7, 0.5]
+    saved = json.loads((tmp_path / "out" / "eval" / "count.json").read_text())
+    assert saved["metrics"] == {"count/value": 0.5} and saved["prompt_format"] == "{x}"
+
+
+def test_fingerprint_follows_the_weights_not_the_object():
+    assert model_fingerprint(tiny_llama(256, seed=1)) == model_fingerprint(tiny_llama(256, seed=1))
+    assert model_fingerprint(tiny_llama(256, seed=1)) != model_fingerprint(tiny_llama(256, seed=2))
+
+
+def test_log_results_writes_metrics_tables_config_and_prompt_formats(tmp_path):
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("t", artifact_location=(tmp_path / "artifacts").as_uri())
+    run_id = client.create_run(experiment).info.run_id
+    records = {"count": [{"item": 1, "gold": [1, 1]}, {"item": 2, "gold": [2]}]}
+    log_results(client, run_id, {"count/value": 0.5}, records, tasks(0.5))
+    assert client.get_run(run_id).data.metrics == {"count/value": 0.5}
+    artifacts = tmp_path / "artifacts" / run_id / "artifacts" / "eval"
+    table = json.loads((artifacts / "count.json").read_text())
+    assert table["columns"] == ["item", "gold"] and table["data"][0] == [1, "[1, 1]"]
+    assert "CountingTask" in (artifacts / "tasks.yaml").read_text()
+    assert json.loads((artifacts / "prompt_formats.json").read_text()) == {"count": "{x}"}
