@@ -27,7 +27,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Load the model, run every task in ``cfg.eval.tasks``, log all of it to a new MLflow run."""
     torch.manual_seed(cfg.seed)
     model, tokenizer = load_model(cfg.model, cfg.checkpoint)
-    results, records = run_tasks(cfg.eval.tasks, model, tokenizer, output_dir=Path(cfg.output_dir))
+    results, records = run_tasks(
+        cfg.eval.tasks,
+        model,
+        tokenizer,
+        output_dir=Path(cfg.output_dir),
+        cache_dir=Path(cfg.results_cache).expanduser(),
+    )
 
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     tags = mlflow_run.run_tags(dict(choices)) | {"kind": "evaluate"}

@@ -22,7 +22,7 @@ def log_results(
     step: int = 0,
 ) -> None:
     now = _now_ms()
-    entries = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+    entries = [Metric(mlflow_metric_name(k), float(v), now, step) for k, v in metrics.items()]
     for start in range(0, len(entries), _METRICS_PER_BATCH):
         client.log_batch(run_id, metrics=entries[start : start + _METRICS_PER_BATCH])
     for name, rows in records.items():
@@ -30,6 +30,11 @@ def log_results(
             client.log_table(run_id, as_columns(rows), f"eval/{name}.json")
     client.log_text(run_id, OmegaConf.to_yaml(tasks_cfg, resolve=True), "eval/tasks.yaml")
     client.log_dict(run_id, prompt_formats(tasks_cfg), "eval/prompt_formats.json")
+
+
+def mlflow_metric_name(name: str) -> str:
+    """MLflow refuses '@' in metric names: humaneval/pass@1 is stored as humaneval/pass_at_1."""
+    return name.replace("@", "_at_")
 
 
 def as_columns(rows: list[dict]) -> dict[str, list]:
