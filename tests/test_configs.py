@@ -90,3 +90,22 @@ def _bind(where: str, node: dict) -> None:
         signature.bind_partial(**kwargs)
     except TypeError as err:
         raise AssertionError(f"{where}: {node['_target_']} does not accept {sorted(kwargs)}: {err}") from err
+
+
+def test_unknown_key_hint_lists_valid_keys_and_the_close_match() -> None:
+    from imitate.config_hints import unknown_key_hints
+
+    [hint] = unknown_key_hints(["model=tiny_gpt2", "model.backbone.config.n_layr=3", "data.block_size=8"])
+    assert "n_layr" in hint and "n_embd, n_head, n_layer" in hint
+    assert "Did you mean 'model.backbone.config.n_layer'" in hint
+
+
+def test_cli_prints_the_hint_after_hydras_error() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "imitate", "data.blok_size=3"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "Did you mean 'data.block_size'" in done.stderr
