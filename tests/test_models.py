@@ -14,7 +14,9 @@ from tests.conftest import compose_config
     ("model", "expected_billions", "tolerance"),
     [("gpt2_1.5b", 1.56, 0.02), ("llama_7b", 6.74, 0.05), ("llama_13b", 13.02, 0.05)],
 )
-def test_paper_models_build_on_meta_with_their_parameter_counts(model, expected_billions, tolerance) -> None:
+def test_paper_models_build_on_meta_with_their_parameter_counts(
+    model, expected_billions, tolerance
+) -> None:
     cfg = compose_config([f"model={model}"])
     backbone = instantiate(cfg.model.backbone, device="meta")
     assert all(p.is_meta for p in backbone.parameters())
@@ -40,9 +42,18 @@ def test_smollm2_config_matches_the_packaged_weights(smollm2_tokenizer) -> None:
 
     cfg = compose_config(["model=smollm2_135m"])
     inline = architecture_config(cfg.model.backbone.architecture, dict(cfg.model.backbone.config))
-    real = AutoConfig.from_pretrained(_local_weights(cfg.model.backbone.weights, cfg.model.backbone.cache_dir))
-    for key in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-                "num_key_value_heads", "tie_word_embeddings"):
+    real = AutoConfig.from_pretrained(
+        _local_weights(cfg.model.backbone.weights, cfg.model.backbone.cache_dir)
+    )
+    for key in (
+        "vocab_size",
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "tie_word_embeddings",
+    ):
         assert getattr(inline, key) == getattr(real, key), key
 
 

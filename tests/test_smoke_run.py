@@ -21,7 +21,11 @@ def smoke_run(tmp_path_factory) -> tuple[MlflowClient, object, str]:
     env = os.environ | {"MLFLOW_TRACKING_URI": uri}
     done = subprocess.run(
         [sys.executable, "-m", "imitate", "+experiment=smoke", f"hydra.run.dir={workdir}/run"],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-4000:]
     client = MlflowClient(tracking_uri=uri)
@@ -43,18 +47,27 @@ def test_run_finished_with_params_and_tags(smoke_run) -> None:
 
 def test_losses_and_data_counts_are_logged(smoke_run) -> None:
     client, run, _ = smoke_run
-    for name in (metrics.VAL_LOSS, metrics.HELDOUT_LOSS, metrics.HELDOUT_PERPLEXITY, metrics.TRAIN_LOSS):
+    for name in (
+        metrics.VAL_LOSS,
+        metrics.HELDOUT_LOSS,
+        metrics.HELDOUT_PERPLEXITY,
+        metrics.TRAIN_LOSS,
+    ):
         assert name in run.data.metrics, name
     assert run.data.metrics["data/recovered_from_truncated_json"] == 17_671
     assert run.data.metrics["data/skipped_other_model"] > 0
-    assert len(client.get_metric_history(run.info.run_id, metrics.TRAIN_LOSS)) == 2  # per optimizer step
+    assert (
+        len(client.get_metric_history(run.info.run_id, metrics.TRAIN_LOSS)) == 2
+    )  # per optimizer step
 
 
 def test_config_and_generations_are_artifacts(smoke_run, tmp_path) -> None:
     client, run, _ = smoke_run
     config_files = {a.path for a in client.list_artifacts(run.info.run_id, "config")}
     assert {"config/resolved.yaml", "config/overrides.yaml"} <= config_files
-    resolved = Path(client.download_artifacts(run.info.run_id, "config/resolved.yaml", str(tmp_path))).read_text()
+    resolved = Path(
+        client.download_artifacts(run.info.run_id, "config/resolved.yaml", str(tmp_path))
+    ).read_text()
     assert "block_size: 64" in resolved
     eval_files = {a.path for a in client.list_artifacts(run.info.run_id, "eval")}
     assert "eval/generations.json" in eval_files

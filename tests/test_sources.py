@@ -56,10 +56,16 @@ def test_missing_file_names_the_path_and_valid_choices(tmp_path) -> None:
 def test_local_dataset_directory_loads_through_hf_datasets(tmp_path) -> None:
     folder = tmp_path / "my_dataset"
     folder.mkdir()
-    record = {"id": "h", "conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}]}
+    record = {
+        "id": "h",
+        "conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}],
+    }
     (folder / "train.jsonl").write_text(json.dumps(record) + "\n")
     conversations, _ = load(str(folder))
-    assert conversations[0]["turns"] == [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]
+    assert conversations[0]["turns"] == [
+        {"role": "user", "content": "Q"},
+        {"role": "assistant", "content": "A"},
+    ]
 
 
 def test_packaged_sharegpt_recovers_17671_conversations() -> None:

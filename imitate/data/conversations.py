@@ -28,16 +28,24 @@ ROLE_ALIASES = {
 OTHER_MODEL_ROLES = frozenset({"bing", "bard", "claude", "gpt4", "gpt-4", "llama", "vicuna"})
 
 
-def normalise_conversation(raw: dict[str, Any], source: str, where: str, report: DataReport) -> dict | None:
+def normalise_conversation(
+    raw: dict[str, Any], source: str, where: str, report: DataReport
+) -> dict | None:
     """Map one ShareGPT-style record to the canonical shape, or count why it was skipped."""
     turns_raw = raw.get("conversations", raw.get("turns", raw.get("messages")))
     if not isinstance(turns_raw, list):
-        report.skip("no_turns", where, "expected a list under 'conversations', 'turns' or 'messages'")
+        report.skip(
+            "no_turns", where, "expected a list under 'conversations', 'turns' or 'messages'"
+        )
         return None
     turns = []
     for index, turn in enumerate(turns_raw):
         if not isinstance(turn, dict):
-            report.skip("malformed_turn", f"{where} turn {index}", f"expected an object, got {type(turn).__name__}")
+            report.skip(
+                "malformed_turn",
+                f"{where} turn {index}",
+                f"expected an object, got {type(turn).__name__}",
+            )
             return None
         role_raw = str(turn.get("from", turn.get("role", ""))).strip().lower()
         content = turn.get("value", turn.get("content"))
@@ -47,7 +55,9 @@ def normalise_conversation(raw: dict[str, Any], source: str, where: str, report:
         role = ROLE_ALIASES.get(role_raw)
         if role is None:
             valid = ", ".join(sorted(ROLE_ALIASES))
-            report.skip("unknown_role", f"{where} turn {index}", f"role {role_raw!r}; valid: {valid}")
+            report.skip(
+                "unknown_role", f"{where} turn {index}", f"role {role_raw!r}; valid: {valid}"
+            )
             return None
         if not isinstance(content, str) or not content.strip():
             report.count("dropped_empty_turns")

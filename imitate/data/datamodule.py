@@ -124,7 +124,11 @@ class ImitationDataModule(pl.LightningDataModule):
 
     def _build(self, tokenizer) -> dict:
         report = DataReport()
-        conversations = list(normalise_all(read_records(self.source.path, report, self.source.split), self.source.name, report))
+        conversations = list(
+            normalise_all(
+                read_records(self.source.path, report, self.source.split), self.source.name, report
+            )
+        )
         if len(conversations) <= self.val_conversations:
             raise ValueError(
                 f"data source {self.source.path!r} has {len(conversations)} usable conversations; "
@@ -133,7 +137,10 @@ class ImitationDataModule(pl.LightningDataModule):
         random.Random(self.seed).shuffle(conversations)
         # Held-out conversations come first in the seeded order, so every budget shares the same
         # validation set and the training subsets of a budget ladder are prefixes of each other.
-        val, train = conversations[: self.val_conversations], conversations[self.val_conversations :]
+        val, train = (
+            conversations[: self.val_conversations],
+            conversations[self.val_conversations :],
+        )
         encoder = ConversationEncoder(tokenizer, self.chat_format)
         train_stream, used = _encode_until_full(encoder, train, self.max_tokens)
         if self.max_tokens is not None and train_stream.num_tokens < self.max_tokens:
@@ -161,7 +168,13 @@ class ImitationDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train_set, self.micro_batch_size, shuffle=True, generator=generator, num_workers=self.num_workers)
+        return DataLoader(
+            self.train_set,
+            self.micro_batch_size,
+            shuffle=True,
+            generator=generator,
+            num_workers=self.num_workers,
+        )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, self.micro_batch_size, num_workers=self.num_workers)
@@ -173,7 +186,9 @@ def _tokenizer_identity(tokenizer) -> str:
     return backend.to_str() if backend is not None else f"{tokenizer.name_or_path}:{len(tokenizer)}"
 
 
-def _encode_until_full(encoder: ConversationEncoder, conversations: list[dict], max_tokens: int | None):
+def _encode_until_full(
+    encoder: ConversationEncoder, conversations: list[dict], max_tokens: int | None
+):
     stream = TokenStream(max_tokens)
     used = 0
     for start in range(0, len(conversations), _ENCODE_CHUNK):
@@ -187,10 +202,16 @@ def _prompt_and_reply(conversation: dict) -> dict:
     """The dialogue up to the first teacher reply, and that reply (for the generations table)."""
     turns = conversation["turns"]
     first_reply = next(i for i, t in enumerate(turns) if t["role"] == ASSISTANT)
-    return {"id": conversation["id"], "prompt_turns": turns[:first_reply], "reference": turns[first_reply]["content"]}
+    return {
+        "id": conversation["id"],
+        "prompt_turns": turns[:first_reply],
+        "reference": turns[first_reply]["content"],
+    }
 
 
-def _stream_stats(blocks: tuple[np.ndarray, np.ndarray, np.ndarray], split: str) -> dict[str, float]:
+def _stream_stats(
+    blocks: tuple[np.ndarray, np.ndarray, np.ndarray], split: str
+) -> dict[str, float]:
     _, labels, lengths = blocks
     return {
         f"data/{split}_tokens": float(lengths.sum()),

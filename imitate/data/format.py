@@ -48,13 +48,20 @@ class ConversationEncoder:
     def __init__(self, tokenizer, chat_format: ChatFormat) -> None:
         self.tokenizer = tokenizer
         self.format = chat_format
-        self.marker_ids = {role: self._single_id(chat_format.marker(role)) for role in (SYSTEM, USER, ASSISTANT)}
+        self.marker_ids = {
+            role: self._single_id(chat_format.marker(role)) for role in (SYSTEM, USER, ASSISTANT)
+        }
         end = tokenizer.eos_token if chat_format.end_of_reply == "eos" else chat_format.end_of_reply
         self.end_id = self._single_id(end)
 
     def _single_id(self, token: str) -> int:
         ids = self.tokenizer.convert_tokens_to_ids([token])
-        if not ids or ids[0] is None or ids[0] == self.tokenizer.unk_token_id and token != self.tokenizer.unk_token:
+        if (
+            not ids
+            or ids[0] is None
+            or ids[0] == self.tokenizer.unk_token_id
+            and token != self.tokenizer.unk_token
+        ):
             raise ValueError(
                 f"chat format token {token!r} is not in the tokenizer's vocabulary; "
                 "call add_special_tokens(tokenizer, chat_format) first"
@@ -72,10 +79,12 @@ class ConversationEncoder:
             cursor += count
         return encoded
 
-    def _assemble(self, turns: Sequence[dict], turn_ids: Sequence[list[int]]) -> tuple[list[int], list[int]]:
+    def _assemble(
+        self, turns: Sequence[dict], turn_ids: Sequence[list[int]]
+    ) -> tuple[list[int], list[int]]:
         input_ids: list[int] = []
         labels: list[int] = []
-        for turn, ids in zip(turns, turn_ids):
+        for turn, ids in zip(turns, turn_ids, strict=True):
             input_ids.append(self.marker_ids[turn["role"]])
             labels.append(IGNORE_INDEX)
             if turn["role"] == ASSISTANT:
@@ -90,5 +99,8 @@ class ConversationEncoder:
 
     def encode_prompt(self, turns: Sequence[dict]) -> list[int]:
         """Ids of a dialogue so far plus the assistant marker: what generation continues from."""
-        ids, _ = self._assemble(turns, self.tokenizer([t["content"] for t in turns], add_special_tokens=False)["input_ids"])
+        ids, _ = self._assemble(
+            turns,
+            self.tokenizer([t["content"] for t in turns], add_special_tokens=False)["input_ids"],
+        )
         return ids + [self.marker_ids[ASSISTANT]]

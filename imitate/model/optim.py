@@ -37,8 +37,19 @@ class OptimConfig:
 class ParamScaledAdamW(torch.optim.Optimizer):
     """AdamW whose per-tensor update is multiplied by ``max(rms(weight), min_scale)``."""
 
-    def __init__(self, params: Iterable, lr: float, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0, min_scale=1e-3):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, min_scale=min_scale))
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float,
+        betas=(0.9, 0.95),
+        eps=1e-8,
+        weight_decay=0.0,
+        min_scale=1e-3,
+    ):
+        super().__init__(
+            params,
+            dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, min_scale=min_scale),
+        )
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -74,8 +85,12 @@ class ParamScaledAdamW(torch.optim.Optimizer):
 
 def build_optimizer(params: Iterable, config: OptimConfig) -> torch.optim.Optimizer:
     if config.scale_by_param_rms:
-        return ParamScaledAdamW(params, config.lr, config.betas, config.eps, config.weight_decay, config.min_param_scale)
-    return torch.optim.AdamW(params, lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay)
+        return ParamScaledAdamW(
+            params, config.lr, config.betas, config.eps, config.weight_decay, config.min_param_scale
+        )
+    return torch.optim.AdamW(
+        params, lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay
+    )
 
 
 def lr_multiplier(step: int, warmup_steps: int, total_steps: int, schedule: str) -> float:
@@ -90,5 +105,10 @@ def lr_multiplier(step: int, warmup_steps: int, total_steps: int, schedule: str)
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int) -> LambdaLR:
-    return LambdaLR(optimizer, lambda step: lr_multiplier(step, config.warmup_steps, total_steps, config.schedule))
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int
+) -> LambdaLR:
+    return LambdaLR(
+        optimizer,
+        lambda step: lr_multiplier(step, config.warmup_steps, total_steps, config.schedule),
+    )

@@ -68,7 +68,9 @@ def log_params(client: MlflowClient, run_id: str, resolved: dict) -> int:
     return len(params)
 
 
-def log_config_artifacts(client: MlflowClient, run_id: str, cfg: DictConfig, hydra_dir: Path | None) -> None:
+def log_config_artifacts(
+    client: MlflowClient, run_id: str, cfg: DictConfig, hydra_dir: Path | None
+) -> None:
     """The resolved YAML (secrets redacted) and Hydra's own record of the overrides."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
     client.log_text(run_id, OmegaConf.to_yaml(redact(resolved)), "config/resolved.yaml")
@@ -88,7 +90,11 @@ def redact(config: Any) -> Any:
 
 def run_tags(choices: dict[str, str | None]) -> dict[str, str]:
     """Tags: each Hydra group choice (``group.model=tiny_llama``) and the source's git commit."""
-    tags = {f"group.{group}": str(option) for group, option in choices.items() if not group.startswith("hydra")}
+    tags = {
+        f"group.{group}": str(option)
+        for group, option in choices.items()
+        if not group.startswith("hydra")
+    }
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
@@ -98,7 +104,12 @@ def run_tags(choices: dict[str, str | None]) -> dict[str, str]:
 def git_commit() -> str | None:
     source = Path(__file__).resolve().parents[2]
     try:
-        out = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
