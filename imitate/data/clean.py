@@ -202,7 +202,7 @@ def dedupe_near_queries(
 
 
 def filter_language(conversations: list[dict], report: DataReport, language: str) -> list[dict]:
-    """Keep conversations whose user side ``langdetect`` reads as ``language`` (e.g. ``en``)."""
+    """Keep conversations that ``langdetect`` reads as ``language`` (e.g. ``en``), code blocks aside."""
     try:
         from langdetect import DetectorFactory, LangDetectException, detect
     except ImportError as error:
@@ -212,9 +212,9 @@ def filter_language(conversations: list[dict], report: DataReport, language: str
     DetectorFactory.seed = 0  # langdetect is random unless seeded
     out = []
     for conversation in conversations:
-        sample = re.sub(r"```.*?```", " ", user_side(conversation), flags=re.S)[
-            :_LANGUAGE_SAMPLE_CHARS
-        ]
+        # Both sides: a bare "continue" is too short to identify, the answer to it is not.
+        text = "\n".join(t["content"] for t in conversation["turns"])
+        sample = re.sub(r"```.*?```", " ", text, flags=re.S)[:_LANGUAGE_SAMPLE_CHARS]
         try:
             detected = detect(sample)
         except LangDetectException:  # no letters at all: code, numbers, emoji
