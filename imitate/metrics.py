@@ -25,3 +25,14 @@ MMLU_ACC_SUBJECT = "mmlu/acc/"  # + subject
 MMLU_FEWER_SHOTS = "mmlu/fewer_shots_fraction"  # prompts that had to drop shots to fit
 NQ_FEWER_SHOTS = "nq/fewer_shots_fraction"
 RTP_MEAN_TOXICITY = "rtp/mean_toxicity"
+
+# Preference against the teacher in blind pairwise comparisons (paper Fig. 1 / 3): the fraction of
+# prompts where the imitation model's output is rated better than or equal to ChatGPT's. Produced
+# by the judge / human-evaluation tasks (a later issue); reports already reserve their places.
+JUDGE_PREFERENCE = "judge/preference"  # a strong LM (GPT-4 in the paper) as the rater
+HUMAN_PREFERENCE = "human/preference"  # crowd workers
+# Style similarity to a random ChatGPT reply to the same prompt (paper Table 2).
+STYLE_LENGTH = "style/length"
+STYLE_WORD_CHOICE = "style/word_choice"
+STYLE_AUTHORITATIVE_TONE = "style/authoritative_tone"
+STYLE_LIST_STRUCTURE = "style/list_structure"
