@@ -42,7 +42,13 @@ def build_data_card(
         sources.setdefault(source, _empty_source_counts()).update(_token_fields(stats, source))
     total = _empty_source_counts()
     for counts in sources.values():
-        for key in ("conversations", "user_turns", "assistant_turns", "tokens", "supervised_tokens"):
+        for key in (
+            "conversations",
+            "user_turns",
+            "assistant_turns",
+            "tokens",
+            "supervised_tokens",
+        ):
             total[key] += counts.get(key, 0)
     if token_stats:
         total.update(_token_fields(total, "total"))
@@ -56,7 +62,13 @@ def build_data_card(
 
 
 def _empty_source_counts() -> dict[str, Any]:
-    return {"conversations": 0, "user_turns": 0, "assistant_turns": 0, "tokens": 0, "supervised_tokens": 0}
+    return {
+        "conversations": 0,
+        "user_turns": 0,
+        "assistant_turns": 0,
+        "tokens": 0,
+        "supervised_tokens": 0,
+    }
 
 
 def _per_source_counts(conversations: list[dict]) -> dict[str, dict[str, Any]]:
@@ -72,7 +84,9 @@ def _per_source_counts(conversations: list[dict]) -> dict[str, dict[str, Any]]:
 def _token_fields(stats: Mapping[str, int], source: str) -> dict[str, Any]:
     missing = {"tokens", "supervised_tokens"} - set(stats)
     if missing:
-        raise ValueError(f"token_stats[{source!r}] lacks {sorted(missing)}; expected tokens and supervised_tokens")
+        raise ValueError(
+            f"token_stats[{source!r}] lacks {sorted(missing)}; expected tokens and supervised_tokens"
+        )
     tokens, supervised = int(stats["tokens"]), int(stats["supervised_tokens"])
     fraction = supervised / tokens if tokens else 0.0
     return {"tokens": tokens, "supervised_tokens": supervised, "supervised_fraction": fraction}
@@ -81,7 +95,11 @@ def _token_fields(stats: Mapping[str, int], source: str) -> dict[str, Any]:
 def _diversity_fields(diversity: Diversity | None) -> dict[str, Any] | None:
     if diversity is None:
         return None
-    return {"mean_bleu": diversity.mean_bleu, "queries": diversity.n_queries, "seconds": diversity.seconds}
+    return {
+        "mean_bleu": diversity.mean_bleu,
+        "queries": diversity.n_queries,
+        "seconds": diversity.seconds,
+    }
 
 
 def _leakage_fields(leakage: LeakageResult | None, direction: str | None) -> dict[str, Any] | None:
@@ -108,7 +126,9 @@ def card_metrics(card: Mapping[str, Any]) -> dict[str, float]:
         metrics[f"{DATA_PREFIX}diversity/queries"] = float(card["diversity"]["queries"])
     if card["leakage"]:
         metrics[f"{DATA_PREFIX}leakage/pairs"] = float(card["leakage"]["pairs"])
-        metrics[f"{DATA_PREFIX}leakage/eval_prompts_kept"] = float(card["leakage"]["eval_prompts_kept"])
+        metrics[f"{DATA_PREFIX}leakage/eval_prompts_kept"] = float(
+            card["leakage"]["eval_prompts_kept"]
+        )
     return metrics
 
 
@@ -118,7 +138,12 @@ def _metric_safe(name: str) -> str:
 
 def render_markdown(card: Mapping[str, Any]) -> str:
     """A small markdown report: per-source table, filter counts, diversity and leakage."""
-    lines = ["## Data card", "", "| source | conversations | tokens | supervised |", "| --- | ---: | ---: | ---: |"]
+    lines = [
+        "## Data card",
+        "",
+        "| source | conversations | tokens | supervised |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for source, counts in {**card["sources"], "**total**": card["total"]}.items():
         fraction = counts.get("supervised_fraction")
         supervised = f"{fraction:.1%}" if fraction is not None else "-"
@@ -128,11 +153,17 @@ def render_markdown(card: Mapping[str, Any]) -> str:
     lines += [f"| {key} | {value:,} |" for key, value in card["filters"].items()]
     if card["diversity"]:
         d = card["diversity"]
-        lines += ["", f"Diversity: mean BLEU to the most similar other query {d['mean_bleu']:.2f} over {d['queries']:,} queries."]
+        lines += [
+            "",
+            f"Diversity: mean BLEU to the most similar other query {d['mean_bleu']:.2f} over {d['queries']:,} queries.",
+        ]
     if card["leakage"]:
         leak = card["leakage"]
         lines += ["", f"Leakage ({leak['direction']}): {leak['pairs']} pairs over the threshold."]
-        lines += [f"- {r['eval_file']} {r['eval_id']} <-> train {r['train_id']} (BLEU {r['bleu']:.1f})" for r in leak["removals"]]
+        lines += [
+            f"- {r['eval_file']} {r['eval_id']} <-> train {r['train_id']} (BLEU {r['bleu']:.1f})"
+            for r in leak["removals"]
+        ]
     return "\n".join(lines) + "\n"
 
 
