@@ -57,12 +57,15 @@ def next_token_logprobs(
     if prefix_len:
         prefix = torch.tensor([list(prompts[0][:prefix_len])], device=model.device)
         prefix_cache = model(input_ids=prefix, use_cache=True).past_key_values
-    rows = []
-    for start in range(0, len(prompts), batch_size):
-        suffixes = [list(p[prefix_len:]) for p in prompts[start : start + batch_size]]
+    # Batches of similar-length suffixes waste little on padding; results go back in prompt order.
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    scores = torch.empty(len(prompts), len(candidates))
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        suffixes = [list(prompts[i][prefix_len:]) for i in batch]
         logits = _last_logits(model, suffixes, prefix_cache, prefix_len)
-        rows.append(torch.log_softmax(logits.float(), dim=-1)[:, list(candidates)])
-    return torch.cat(rows)
+        scores[batch] = torch.log_softmax(logits.float(), dim=-1)[:, list(candidates)].cpu()
+    return scores
 
 
 def _last_logits(model, suffixes: list[list[int]], prefix_cache, prefix_len: int) -> torch.Tensor:
