@@ -14,9 +14,13 @@ from omegaconf import DictConfig, OmegaConf
 from imitate import metrics
 from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tokens
 from imitate.eval.heldout import generate_replies
+from imitate.eval.results import log_results
+from imitate.eval.tasks import run_tasks
+from imitate.model import checkpoints
 from imitate.model.module import ImitationLM
+from imitate.model.parallel import ParallelConfig
 from imitate.model.optim import OptimConfig
-from imitate.tracking import mlflow_run
+from imitate.tracking import cells, mlflow_run
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,9 @@ def run(cfg: DictConfig) -> float:
     """Fine-tune ``cfg.model`` on ``cfg.data``; returns the held-out loss (what sweeps minimise)."""
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.output_dir)
+    finished = cells.finished_result(cfg, metrics.HELDOUT_LOSS)
+    if finished is not None:
+        return finished  # a sweep rerun: this cell already finished with the same config
 
     tokenizer = instantiate(cfg.model.tokenizer)
     chat_format = ChatFormat(**cfg.data.chat_format)
@@ -34,17 +41,30 @@ def run(cfg: DictConfig) -> float:
     log.info(datamodule.report.summary())
 
     backbone_factory = functools.partial(instantiate, cfg.model.backbone)
-    lm = ImitationLM(backbone_factory, OptimConfig(**cfg.optim), vocab_size=len(tokenizer))
+    lm = ImitationLM(
+        backbone_factory,
+        OptimConfig(**cfg.optim),
+        vocab_size=len(tokenizer),
+        parallel_config=ParallelConfig(**cfg.parallel),
+        weights=cfg.model.backbone.weights,
+        weights_cache_dir=cfg.model.backbone.cache_dir,
+    )
+    checkpointing = checkpoints.CheckpointConfig(**cfg.checkpoint)
+    resume = checkpoints.resume_point(checkpointing, cfg.resume)
 
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    logger = mlflow_run.mlflow_logger(
-        cfg.tracking, cfg.run_name, mlflow_run.run_tags(dict(choices))
-    )
+    tags = mlflow_run.run_tags(dict(choices)) | cells.cell_tags(cfg, dict(choices))
+    logger = checkpoints.rank_zero_mlflow_logger(cfg.tracking, cfg.run_name, tags, resume)
     client, run_id = logger.experiment, logger.run_id
     mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
     mlflow_run.log_config_artifacts(client, run_id, cfg, _hydra_dir(output_dir))
 
-    trainer: pl.Trainer = instantiate(cfg.trainer, logger=logger, default_root_dir=str(output_dir))
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        logger=logger,
+        default_root_dir=str(output_dir),
+        callbacks=checkpoints.periodic_checkpoints(checkpointing),
+    )
     trainer.accumulate_grad_batches = grad_accumulation(
         cfg.batch.global_size, cfg.batch.micro_size, trainer.world_size
     )
@@ -52,12 +72,14 @@ def run(cfg: DictConfig) -> float:
     # Re-seed: loading a tokenizer or converting a GGUF may have drawn random numbers, and the
     # backbone is initialised inside fit(); the same seed must give the same run either way.
     pl.seed_everything(cfg.seed, workers=True)
-    trainer.fit(lm, datamodule=datamodule)
+    if cfg.train:  # false: a base-model reference row, evaluated as it is
+        train_loader = checkpoints.resumable_loader(datamodule.train_dataloader())
+        trainer.fit(lm, train_loader, datamodule.val_dataloader(), ckpt_path=resume and resume.path)
+        checkpoints.save_final(trainer, checkpointing)
 
     results = evaluate(cfg.eval, trainer, lm, tokenizer, chat_format, datamodule, client, run_id)
     model_dir = save_model(lm, tokenizer, output_dir / "model")
     client.set_tag(run_id, "model_dir", str(model_dir))
-    logger.log_metrics(results, step=trainer.global_step)
     logger.finalize("success")
     _print_where(output_dir, model_dir, cfg.tracking.uri, results)
     return results[metrics.HELDOUT_LOSS]
@@ -77,7 +99,7 @@ def grad_accumulation(global_batch: int, micro_batch: int, world_size: int) -> i
 def evaluate(
     eval_cfg, trainer, lm, tokenizer, chat_format, datamodule, client, run_id
 ) -> dict[str, float]:
-    """Held-out loss/perplexity, the generations table, then any benchmark tasks in ``eval.tasks``."""
+    """Held-out loss/perplexity, the generations table, then the benchmark tasks in ``eval.tasks``."""
     validated = trainer.validate(lm, datamodule=datamodule, verbose=False)[0]
     results = {
         metrics.HELDOUT_LOSS: float(validated[metrics.VAL_LOSS]),
@@ -92,13 +114,20 @@ def evaluate(
         client.log_table(
             run_id, {key: [row[key] for row in rows] for key in rows[0]}, "eval/generations.json"
         )
-    return results
+    task_metrics, records = ({}, {})
+    if eval_cfg.tasks:
+        output_dir = Path(trainer.default_root_dir)
+        task_metrics, records = run_tasks(
+            eval_cfg.tasks, lm.model, tokenizer, output_dir=output_dir
+        )
+    log_results(
+        client, run_id, results | task_metrics, records, eval_cfg.tasks, step=trainer.global_step
+    )
+    return results | task_metrics
 
 
 def save_model(lm: ImitationLM, tokenizer, model_dir: Path) -> Path:
-    lm.model.save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
-    return model_dir.resolve()
+    return checkpoints.save_pretrained(lm.model, tokenizer, model_dir)  # gathers FSDP shards
 
 
 def _hydra_dir(output_dir: Path) -> Path | None:
@@ -108,6 +137,7 @@ def _hydra_dir(output_dir: Path) -> Path | None:
 def _print_where(
     output_dir: Path, model_dir: Path, tracking_uri: str, results: dict[str, float]
 ) -> None:
-    summary = ", ".join(f"{k}={v:.4f}" for k, v in results.items())
+    headline = {k: v for k, v in results.items() if k.count("/") == 1}  # not per-subject rows
+    summary = ", ".join(f"{k}={v:.4f}" for k, v in headline.items())
     print(f"\nDone: {summary}\n  outputs:  {output_dir.resolve()}\n  model:    {model_dir}")
     print(f"  view runs: mlflow ui --backend-store-uri {tracking_uri}")

@@ -12,6 +12,12 @@ from mlflow.tracking import MlflowClient
 from transformers import AutoModelForCausalLM
 
 from imitate import metrics
+from imitate.eval.results import mlflow_metric_name
+from tests.conftest import SHARED_DATA
+
+# With the shared benchmark data beside the repo, the smoke run also runs the quick benchmark
+# suite after training, which proves the eval.tasks hook end to end.
+WITH_BENCHMARKS = SHARED_DATA.is_dir()
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +26,8 @@ def smoke_run(tmp_path_factory) -> tuple[MlflowClient, object, str]:
     uri = f"sqlite:///{workdir}/mlflow.db"
     env = os.environ | {"MLFLOW_TRACKING_URI": uri}
     done = subprocess.run(
-        [sys.executable, "-m", "imitate", "+experiment=smoke", f"hydra.run.dir={workdir}/run"],
+        [sys.executable, "-m", "imitate", "+experiment=smoke", f"hydra.run.dir={workdir}/run"]
+        + (["eval=quick"] if WITH_BENCHMARKS else []),
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -79,3 +86,17 @@ def test_saved_model_is_referenced_and_loads(smoke_run) -> None:
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     assert model.config.num_hidden_layers == 2
     assert "mlflow ui" in stdout and str(model_dir) in stdout
+
+
+@pytest.mark.skipif(not WITH_BENCHMARKS, reason=f"shared benchmark data not found at {SHARED_DATA}")
+def test_benchmarks_run_after_training_in_the_same_run(smoke_run) -> None:
+    client, run, _ = smoke_run
+    for name in (
+        metrics.MMLU_ACC,
+        metrics.NQ_EM,
+        metrics.HUMANEVAL_PASS_AT_1,
+        metrics.RTP_NONTOXICITY,
+    ):
+        assert mlflow_metric_name(name) in run.data.metrics, name
+    eval_files = {a.path for a in client.list_artifacts(run.info.run_id, "eval")}
+    assert {"eval/mmlu.json", "eval/tasks.yaml", "eval/prompt_formats.json"} <= eval_files
