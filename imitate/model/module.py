@@ -7,12 +7,16 @@ from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.strategies import ModelParallelStrategy
 from torchmetrics.aggregation import MeanMetric
 from torchmetrics.text import Perplexity
 from transformers import PreTrainedModel
 
 from imitate import metrics
 from imitate.data.format import IGNORE_INDEX
+from imitate.model import flops, parallel
+from imitate.model.backbones import DEFAULT_CACHE
+from imitate.model.checkpoints import MLFLOW_RUN_ID
 from imitate.model.optim import OptimConfig, build_optimizer, build_scheduler
 
 
@@ -28,24 +32,41 @@ class ImitationLM(pl.LightningModule):
         backbone_factory: Callable[[], PreTrainedModel],
         optim: OptimConfig,
         vocab_size: int | None = None,
+        parallel_config: parallel.ParallelConfig | None = None,
+        weights: str | None = None,
+        weights_cache_dir: str = DEFAULT_CACHE,
     ) -> None:
         super().__init__()
         self.backbone_factory = backbone_factory
         self.optim_config = optim
         self.vocab_size = vocab_size
+        self.parallel_config = parallel_config or parallel.ParallelConfig()
+        # The backbone config's weights and cache: FSDP reads pretrained weights shard by shard.
+        self.weights, self.weights_cache_dir = weights, weights_cache_dir
+        self.flops_per_token: float | None = None
         self.model: PreTrainedModel | None = None
         self.val_loss = MeanMetric()
         self.val_perplexity = Perplexity(ignore_index=IGNORE_INDEX)
         self._tokens_seen = 0
+        self._step_losses: list[torch.Tensor] = []
         self._fit_start: float | None = None
 
     def configure_model(self) -> None:
         if self.model is not None:
             return
-        self.model = self.backbone_factory()
+        strategy = self._trainer.strategy if self._trainer is not None else None
+        if isinstance(strategy, ModelParallelStrategy):
+            self.model = parallel.build_sharded(
+                self.backbone_factory,
+                parallel.pretrained_dir(self.weights, self.weights_cache_dir),
+                self.device_mesh["data_parallel"],
+                self.parallel_config,
+                strategy.root_device,
+                self.vocab_size,
+            )
+        else:
+            self.model = parallel.resized(self.backbone_factory(), self.vocab_size)
         self.model.train()  # from_pretrained returns eval mode; Lightning only toggles the root
-        if self.vocab_size and self.model.get_input_embeddings().num_embeddings < self.vocab_size:
-            self.model.resize_token_embeddings(self.vocab_size)  # new role-marker tokens
 
     def forward(self, batch: dict[str, torch.Tensor]):
         return self.model(
@@ -56,8 +77,22 @@ class ImitationLM(pl.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self(batch).loss
-        self.log(metrics.TRAIN_LOSS, loss, prog_bar=True)
+        self._step_losses.append(loss.detach())
         return loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # train/loss is the objective of this optimizer step: the mean over every micro-batch of
+        # the global batch (accumulated here, averaged over ranks by sync_dist), whatever the
+        # world size, so runs with different numbers of devices log the same curve.
+        if not self._step_losses:
+            return
+        step_loss = torch.stack(self._step_losses).mean()
+        self._step_losses.clear()
+        self.log(metrics.TRAIN_LOSS, step_loss, prog_bar=True, sync_dist=True)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Rank 0 writes this into the checkpoint's metadata: resume=auto continues the same run.
+        checkpoint[MLFLOW_RUN_ID] = getattr(self.logger, "run_id", None)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         output = self(batch)
@@ -78,8 +113,20 @@ class ImitationLM(pl.LightningModule):
         elapsed = time.perf_counter() - (self._fit_start or time.perf_counter())
         self.log(metrics.TOKENS_SEEN, float(self._tokens_seen))
         if elapsed > 0:
-            self.log(metrics.TOKENS_PER_SECOND, self._tokens_seen / elapsed)
+            self._log_throughput(self._tokens_seen / elapsed, batch["input_ids"].shape[1])
         self.log(metrics.LEARNING_RATE, self.trainer.optimizers[0].param_groups[0]["lr"])
+
+    def _log_throughput(self, tokens_per_second: float, seq_len: int) -> None:
+        """tokens/s, tokens/s per device, and MFU where the device's peak is in the table."""
+        per_device = tokens_per_second / self.trainer.world_size
+        self.log(metrics.TOKENS_PER_SECOND, tokens_per_second)
+        self.log(flops.TOKENS_PER_SECOND_PER_DEVICE, per_device)
+        accelerator = flops.accelerator_of(self.device)
+        if accelerator is None:
+            return  # CPUs and unknown GPUs: no honest peak to divide by
+        if self.flops_per_token is None:
+            self.flops_per_token = flops.flops_per_token(self.model, seq_len)
+        self.log(flops.MFU, flops.mfu(per_device, self.flops_per_token, accelerator.peak_bf16_flops))
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.model.parameters(), self.optim_config)

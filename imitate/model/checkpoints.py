@@ -1,0 +1,215 @@
+"""Periodic (sharded) checkpoints, ``resume=auto``, and consolidation to one HF directory.
+
+Lightning writes the checkpoints: under ``trainer=fsdp`` each is a folder of per-rank shards
+(``torch.distributed.checkpoint``) plus Lightning's ``meta.pt``; under other strategies a single
+``.ckpt`` file. Besides weights, optimizer and scheduler, a checkpoint holds the loop state, the
+train loader's position (a ``StatefulDataLoader``) and the MLflow run id, so a resumed job
+continues the same run from the same batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers.logger import DummyLogger
+from pytorch_lightning.utilities import rank_zero_only
+from torch.distributed.tensor import DTensor
+from torch.utils.data import DataLoader
+from torchdata.stateful_dataloader import StatefulDataLoader
+from transformers import PreTrainedModel
+
+from imitate.tracking.mlflow_run import mlflow_logger
+
+log = logging.getLogger(__name__)
+
+MLFLOW_RUN_ID = "imitate_mlflow_run_id"  # key in the checkpoint dict
+_SHARDED_COMPLETE_MARKERS = (".metadata", "meta.pt")  # DCP's index, then Lightning's (rank 0, last)
+_FILENAME = "{step}"  # ModelCheckpoint names it step=N.ckpt
+_DISK_MARGIN = 1.1  # free space wanted over the estimated size of the saved weights
+
+
+@dataclass
+class CheckpointConfig:
+    """``checkpoint:`` in train.yaml."""
+
+    dir: str
+    every_n_steps: int | None = None  # None: no checkpoints; N: every N optimizer steps and at the end
+    keep_last: int = 2
+
+
+@dataclass
+class ResumePoint:
+    path: str
+    mlflow_run_id: str | None
+
+
+def periodic_checkpoints(config: CheckpointConfig) -> list[ModelCheckpoint]:
+    """Every ``every_n_steps`` optimizer steps, keeping the newest ``keep_last`` (by step)."""
+    if config.every_n_steps is None:
+        return []
+    return [
+        ModelCheckpoint(
+            dirpath=config.dir,
+            filename=_FILENAME,
+            every_n_train_steps=config.every_n_steps,
+            save_top_k=config.keep_last,
+            monitor="step",
+            mode="max",
+            save_on_exception=False,
+        )
+    ]
+
+
+def rank_zero_mlflow_logger(tracking, run_name: str | None, tags: dict, resume: ResumePoint | None):
+    """Rank 0's MLflow logger, continuing the checkpoint's run; other ranks get a no-op logger.
+
+    Only one process may talk to MLflow: ranks creating a sqlite store at once race on its schema.
+    """
+    if rank_zero_only.rank != 0:
+        return DummyLogger()
+    logger = mlflow_logger(tracking, run_name, tags)
+    if resume is not None and resume.mlflow_run_id is not None:
+        logger._run_id = resume.mlflow_run_id  # MLFlowLogger's run_id argument, set before first use
+    return logger
+
+
+def save_final(trainer, config: CheckpointConfig) -> Path | None:
+    """The end-of-training checkpoint, beside the periodic ones (what ``resume=auto`` finds last)."""
+    if config.every_n_steps is None:
+        return None
+    path = Path(config.dir) / f"step={trainer.global_step}.ckpt"
+    trainer.save_checkpoint(path)
+    return path
+
+
+def is_complete(path: Path) -> bool:
+    """A sharded folder whose index and metadata were both written, or a readable ``.ckpt`` zip."""
+    if path.is_dir():
+        return all((path / marker).is_file() for marker in _SHARDED_COMPLETE_MARKERS)
+    return path.is_file() and zipfile.is_zipfile(path)
+
+
+def newest_complete(directory: Path) -> Path | None:
+    """The complete checkpoint with the highest step in ``directory`` (killed saves are skipped)."""
+    found = [p for p in Path(directory).glob("step=*.ckpt") if is_complete(p)]
+    return max(found, key=_step_of, default=None)
+
+
+def resume_point(config: CheckpointConfig, resume: str | None) -> ResumePoint | None:
+    """``resume=null``: start fresh; ``auto``: the newest complete checkpoint if any; else a path."""
+    if resume is None:
+        return None
+    if resume == "auto":
+        path = newest_complete(Path(config.dir))
+        if path is None:
+            log.info("resume=auto: no complete checkpoint in %s; starting fresh", config.dir)
+            return None
+    else:
+        path = Path(resume)
+        if not is_complete(path):
+            raise FileNotFoundError(
+                f"resume={resume!r} is not a complete checkpoint (a step=N.ckpt file, or a folder "
+                f"holding {' and '.join(_SHARDED_COMPLETE_MARKERS)}); use resume=auto or null"
+            )
+    log.info("resuming from %s", path)
+    return ResumePoint(str(path), _stored_run_id(path))
+
+
+def _stored_run_id(path: Path) -> str | None:
+    metadata = path / "meta.pt" if path.is_dir() else path
+    state = torch.load(metadata, map_location="cpu", weights_only=False, mmap=True)
+    return state.get(MLFLOW_RUN_ID)
+
+
+def _step_of(path: Path) -> int:
+    return int(path.stem.split("=", 1)[1])
+
+
+def resumable_loader(loader: DataLoader) -> StatefulDataLoader:
+    """The same loader as a ``StatefulDataLoader``, whose position Lightning saves and restores."""
+    return StatefulDataLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        shuffle=isinstance(loader.sampler, torch.utils.data.RandomSampler),
+        generator=loader.generator,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        drop_last=loader.drop_last,
+    )
+
+
+def full_state_dict(model: PreTrainedModel) -> dict[str, torch.Tensor]:
+    """The whole model's weights on CPU: gathered from shards under FSDP (all ranks must call)."""
+    if not any(isinstance(p, DTensor) for p in model.parameters()):
+        return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_model_state_dict(model, options=options)  # filled on rank 0 only
+
+
+def save_pretrained(model: PreTrainedModel, tokenizer, out_dir: Path) -> Path:
+    """One ``save_pretrained`` folder (rank 0 writes it), after checking the disk has room."""
+    state = full_state_dict(model)
+    if _rank() == 0:
+        require_free_disk(out_dir, sum(t.numel() * t.element_size() for t in state.values()))
+        model.save_pretrained(out_dir, state_dict=state)
+        tokenizer.save_pretrained(out_dir)
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+    return out_dir.resolve()
+
+
+def consolidate(checkpoint: Path, empty_model: PreTrainedModel, out_dir: Path) -> Path:
+    """A sharded checkpoint folder -> one HF folder, in one process, without a process group.
+
+    ``empty_model`` is the backbone as the run built it (same config and vocabulary; on the meta
+    device is best): the consolidated weights are assigned into it, then saved.
+    """
+    from torch.distributed.checkpoint import FileSystemReader
+    from torch.distributed.checkpoint.default_planner import _EmptyStateDictLoadPlanner
+    from torch.distributed.checkpoint.state_dict_loader import _load_state_dict
+
+    if not is_complete(checkpoint) or not checkpoint.is_dir():
+        raise FileNotFoundError(f"{checkpoint} is not a complete sharded checkpoint folder")
+    loaded: dict = {}
+    _load_state_dict(
+        loaded,
+        storage_reader=FileSystemReader(checkpoint),
+        planner=_EmptyStateDictLoadPlanner(keys={"state_dict"}),  # weights only, no optimizer
+        no_dist=True,
+    )
+    # Keys are the LightningModule's ("model." + HF's own); the metrics' states are not weights.
+    weights = {
+        key.removeprefix("model."): value
+        for key, value in loaded["state_dict"].items()
+        if key.startswith("model.")
+    }
+    require_free_disk(out_dir, sum(t.numel() * t.element_size() for t in weights.values()))
+    empty_model.load_state_dict(weights, assign=True, strict=False)
+    empty_model.tie_weights()
+    empty_model.save_pretrained(out_dir)
+    return out_dir.resolve()
+
+
+def require_free_disk(out_dir: Path, needed_bytes: int) -> None:
+    """Refuse before writing, rather than leave half a model on a full disk."""
+    existing = next(p for p in [Path(out_dir), *Path(out_dir).absolute().parents] if p.exists())
+    free = shutil.disk_usage(existing).free
+    if free < needed_bytes * _DISK_MARGIN:
+        raise OSError(
+            f"saving the model to {out_dir} needs ~{needed_bytes / 1e9:.1f} GB; only "
+            f"{free / 1e9:.1f} GB free on {existing}. Free space or choose another output_dir"
+        )
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+
+
+def _rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0

@@ -1,0 +1,208 @@
+"""FSDP2 for any HF causal LM, applied by ``ImitationLM.configure_model`` under ``trainer=fsdp``.
+
+Sharding is torch's ``fully_shard`` on each decoder block (the class HF lists in
+``_no_split_modules``, so GPT-2 and LLaMA need no special code) and then on the root; Lightning's
+``ModelParallelStrategy`` owns the process group, the device mesh, optimizer setup and the
+distributed checkpoints. Large models are built on the meta device, sharded there, and only then
+materialised: each rank allocates its own shard and reads or initialises just that.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate import init_empty_weights
+from pytorch_lightning.strategies import ModelParallelStrategy
+from torch import nn
+from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
+from torch.distributed.device_mesh import DeviceMesh
+from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
+from torch.distributed.tensor import DTensor, distribute_tensor
+from transformers import PreTrainedModel
+
+from imitate.model.backbones import _local_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ParallelConfig:
+    """``parallel:`` in train.yaml; read only when the strategy is a ``ModelParallelStrategy``."""
+
+    param_dtype: str = "bfloat16"  # all-gathered weights and compute
+    reduce_dtype: str = "float32"  # gradient reduce-scatter
+    activation_checkpointing: bool = True
+    cpu_offload: bool = False
+    meta_init: bool = True  # build on meta, materialise shard by shard (else: full copy per rank)
+
+
+def fsdp_strategy(
+    num_nodes: int, devices: int | str, save_distributed_checkpoint: bool = True
+) -> ModelParallelStrategy:
+    """Lightning's ModelParallelStrategy as pure FSDP: one data-parallel dimension over all ranks.
+
+    Its ``"auto"`` sizes mean nodes × GPUs-per-node (HSDP/tensor parallel); pure FSDP needs every
+    rank in the data-parallel dimension, or ranks of one node would read the same batches.
+    """
+    if not isinstance(devices, int):
+        raise ValueError(
+            f"trainer.devices={devices!r} under trainer=fsdp: set the number of devices per node "
+            "(e.g. trainer.devices=8), so the data-parallel size num_nodes × devices is known"
+        )
+    return ModelParallelStrategy(
+        data_parallel_size=num_nodes * devices,
+        tensor_parallel_size=1,
+        save_distributed_checkpoint=save_distributed_checkpoint,
+    )
+
+
+def build_sharded(
+    factory: Callable[..., PreTrainedModel],
+    weights_dir: str | None,
+    mesh: DeviceMesh,
+    config: ParallelConfig,
+    device: torch.device,
+    vocab_size: int | None,
+) -> PreTrainedModel:
+    """The backbone, sharded over ``mesh``; with ``meta_init`` no rank ever holds all of it."""
+    if config.meta_init:
+        with init_empty_weights():  # parameters on meta; buffers (small) built for real on CPU
+            model = factory(weights=None)
+        model = resized(model, vocab_size, mean_resizing=False)  # new rows filled on load
+    else:
+        model = resized(factory(), vocab_size)
+    # Sharded master weights stay fp32; parallel.param_dtype is what is gathered and computed in.
+    model.to(torch.float32)
+    shard(model, mesh, config)
+    if config.meta_init:
+        materialise(model, device, Path(weights_dir) if weights_dir else None)
+    return model
+
+
+def pretrained_dir(weights: str | None, cache_dir: str) -> str | None:
+    """A local ``save_pretrained`` directory for ``model.backbone.weights`` (downloads a hub id)."""
+    if weights is None:
+        return None
+    local = _local_weights(weights, cache_dir)  # GGUF packages are converted once, then cached
+    if Path(local).is_dir():
+        return local
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(local, allow_patterns=["*.safetensors", "*.json"])
+
+
+def resized(model: PreTrainedModel, vocab_size: int | None, **options) -> PreTrainedModel:
+    """Grow the embeddings to the tokenizer's vocabulary (imitate adds role-marker tokens)."""
+    if vocab_size and model.get_input_embeddings().num_embeddings < vocab_size:
+        model.resize_token_embeddings(vocab_size, **options)
+    return model
+
+
+def decoder_block_classes(model: PreTrainedModel) -> tuple[type[nn.Module], ...]:
+    """The module classes HF says must not be split across devices: the decoder blocks."""
+    names = set(getattr(model, "_no_split_modules", None) or [])
+    classes = tuple({type(m) for m in model.modules() if type(m).__name__ in names})
+    if not classes:
+        raise ValueError(
+            f"{type(model).__name__} lists no decoder block in _no_split_modules ({sorted(names)}); "
+            "FSDP needs one to shard per block"
+        )
+    return classes
+
+
+def shard(model: PreTrainedModel, mesh: DeviceMesh, config: ParallelConfig) -> PreTrainedModel:
+    """Activation checkpointing and ``fully_shard`` on every decoder block, then on the root."""
+    policy = {
+        "mp_policy": MixedPrecisionPolicy(
+            param_dtype=_dtype(config.param_dtype, "param_dtype"),
+            reduce_dtype=_dtype(config.reduce_dtype, "reduce_dtype"),
+        ),
+        "mesh": mesh,
+    }
+    if config.cpu_offload:
+        policy["offload_policy"] = CPUOffloadPolicy()
+    block_classes = decoder_block_classes(model)
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, block_classes):
+                if config.activation_checkpointing:
+                    child = checkpoint_wrapper(child)
+                    parent.register_module(name, child)
+                fully_shard(child, **policy)
+    fully_shard(model, **policy)
+    return model
+
+
+def materialise(model: PreTrainedModel, device: torch.device, weights_dir: Path | None) -> None:
+    """Allocate each rank's shards on ``device``; fill them from ``weights_dir`` or HF's init.
+
+    Buffers (e.g. rotary frequencies) were built for real on CPU and are restored after
+    ``to_empty``, which would otherwise leave them uninitialised.
+    """
+    buffers = {name: buf.detach().clone() for name, buf in model.named_buffers()}
+    model.to_empty(device=device)
+    with torch.no_grad():
+        for name, buf in model.named_buffers():
+            buf.copy_(buffers[name].to(device))
+        if weights_dir is None:
+            model.apply(model._init_weights)
+        else:
+            load_sharded(model, weights_dir)
+
+
+def load_sharded(model: PreTrainedModel, weights_dir: Path) -> None:
+    """Copy a ``save_pretrained`` directory into the sharded parameters one tensor at a time.
+
+    Each tensor is memory-mapped from safetensors and only this rank's slice is copied, so no
+    rank holds more than one full tensor in host memory.
+    """
+    from safetensors import safe_open
+
+    files = sorted(Path(weights_dir).glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"no *.safetensors in {weights_dir}; save it with save_pretrained")
+    where = {}
+    for file in files:
+        with safe_open(str(file), framework="pt") as handle:
+            where |= {key: file for key in handle.keys()}  # noqa: SIM118 (not a dict)
+    for name, param in model.state_dict().items():
+        key = _checkpoint_key(name, where)
+        if key is None:
+            if _is_tied_head(model, name):
+                continue
+            raise KeyError(f"{name} not found in {weights_dir} (keys like {next(iter(where))})")
+        with safe_open(str(where[key]), framework="pt") as handle:
+            full = handle.get_tensor(key)
+        _copy_into(param, full)
+
+
+def _copy_into(param: torch.Tensor, full: torch.Tensor) -> None:
+    if full.shape[0] < param.shape[0]:  # embeddings grown for role markers: new rows = mean row
+        extra = full.float().mean(0, keepdim=True).expand(param.shape[0] - full.shape[0], -1)
+        full = torch.cat([full, extra.to(full.dtype)])
+    if isinstance(param, DTensor):
+        local = distribute_tensor(full.to(param.dtype), param.device_mesh, param.placements)
+        param.to_local().copy_(local.to_local())
+    else:
+        param.copy_(full)
+
+
+def _checkpoint_key(name: str, where: dict) -> str | None:
+    # Old hub checkpoints (gpt2-xl) store GPT-2 blocks without the "transformer." prefix.
+    candidates = [name, name.split(".", 1)[-1]]
+    return next((key for key in candidates if key in where), None)
+
+
+def _is_tied_head(model: PreTrainedModel, name: str) -> bool:
+    return bool(model.config.tie_word_embeddings) and name.startswith("lm_head.")
+
+
+def _dtype(name: str, key: str) -> torch.dtype:
+    value = getattr(torch, name, None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"parallel.{key}={name!r} is not a torch dtype; use bfloat16 or float32")
+    return value
