@@ -15,6 +15,7 @@ from datasets.fingerprint import Hasher
 from filelock import FileLock
 from torch.utils.data import DataLoader, Dataset
 
+from imitate.data.budget import parse_token_count
 from imitate.data.conversations import ASSISTANT, normalise_all
 from imitate.data.format import ChatFormat, ConversationEncoder
 from imitate.data.pack import TokenStream, pack_blocks
@@ -60,7 +61,7 @@ class ImitationDataModule(pl.LightningDataModule):
         self,
         source: dict,
         block_size: int = 2048,
-        max_tokens: int | None = None,
+        max_tokens: int | str | None = None,
         val_conversations: int = 64,
         heldout_prompts: int = 8,
         micro_batch_size: int = 4,
@@ -72,7 +73,7 @@ class ImitationDataModule(pl.LightningDataModule):
         super().__init__()
         self.source = SourceConfig(**source)
         self.block_size = block_size
-        self.max_tokens = None if max_tokens in (None, 0) else int(max_tokens)
+        self.max_tokens = None if max_tokens is None else parse_token_count(max_tokens)
         self.val_conversations = val_conversations
         self.heldout_prompts = heldout_prompts
         self.micro_batch_size = micro_batch_size
