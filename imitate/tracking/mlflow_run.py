@@ -40,6 +40,17 @@ def mlflow_logger(tracking: DictConfig, run_name: str | None, tags: dict[str, st
     return logger
 
 
+def ensure_experiment(tracking: DictConfig) -> tuple[MlflowClient, str]:
+    """A client for ``tracking.uri`` and the id of ``tracking.experiment``, created as the logger would."""
+    _ensure_sqlite_folder(tracking.uri)
+    client = MlflowClient(tracking.uri)
+    experiment = client.get_experiment_by_name(tracking.experiment)
+    if experiment is not None:
+        return client, experiment.experiment_id
+    artifact_root = Path(tracking.artifact_root).expanduser().resolve()
+    return client, client.create_experiment(tracking.experiment, artifact_root.as_uri())
+
+
 def _ensure_sqlite_folder(uri: str) -> None:
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
