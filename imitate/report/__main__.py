@@ -1,0 +1,78 @@
+"""``python -m imitate.report <experiment or parent run id>``: the paper's figures and tables from MLflow.
+
+Writes PNGs (with the data behind each as JSON), tables as JSON and one self-contained HTML page
+to ``--out``, and logs them to the sweep's parent run (for an experiment: its latest sweep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from imitate.report import html
+from imitate.report.collect import collect_rows, resolve_target
+from imitate.report.figures import paper_figures, render
+from imitate.report.tables import paper_tables
+from imitate.tracking import cells
+from imitate.tracking.status import read_status, status_table
+
+DEFAULT_URI = "sqlite:///outputs/mlflow.db"  # as conf/tracking/mlflow.yaml
+ARTIFACT_DIR = "report"
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = _parser().parse_args(argv)
+    client = MlflowClient(args.tracking_uri)
+    experiment_id, parent, label = resolve_target(client, args.target)
+    rows = collect_rows(client, experiment_id, parent)
+    out = Path(args.out or f"reports/{args.target}")
+    out.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for figure in paper_figures(rows):
+        figures.append((figure, render(figure, out / f"{figure.name}.png")))
+        (out / f"{figure.name}.json").write_text(json.dumps(asdict(figure), indent=1))
+    tables = paper_tables(rows)
+    for table in tables:
+        (out / f"{table.name}.json").write_text(json.dumps(asdict(table), indent=1))
+    status = status_table(read_status(client, parent)) if parent else ""
+    page = out / "report.html"
+    page.write_text(html.page(f"imitate report: {label}", figures, tables, status))
+    log_to = parent or _latest_sweep(client, experiment_id)
+    if log_to and not args.no_log:
+        client.log_artifacts(log_to, str(out), ARTIFACT_DIR)
+    print(
+        f"{len(rows)} runs -> {page.resolve()}" + (f" (logged to run {log_to})" if log_to else "")
+    )
+    return page
+
+
+def _latest_sweep(client: MlflowClient, experiment_id: str) -> str | None:
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.{cells.TAG_ROLE} = '{cells.ROLE_SWEEP}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m imitate.report", description=__doc__)
+    parser.add_argument("target", help="a sweep's parent run id, or an MLflow experiment name")
+    parser.add_argument(
+        "--tracking-uri",
+        default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI),
+        help="MLflow store (default: $MLFLOW_TRACKING_URI, else %(default)s)",
+    )
+    parser.add_argument("--out", help="output folder (default: reports/<target>)")
+    parser.add_argument("--no-log", action="store_true", help="do not log the report to MLflow")
+    return parser
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Read a sweep (or a whole MLflow experiment) into tidy rows: one per imitation, base or teacher run."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+from imitate import metrics
+from imitate.tracking import cells
+from imitate.tracking.reference import TAG_TEACHER
+from imitate.tracking.status import read_status
+
+TRAIN_TOKENS = metrics.DATA_PREFIX + "train_tokens"  # measured, not the budget string
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+ROLES = (cells.ROLE_IMITATION, cells.ROLE_BASE, cells.ROLE_TEACHER)
+
+
+@dataclass
+class Row:
+    run_id: str
+    role: str  # imitation | base | teacher
+    model: str  # the model group's option (tiny_llama, llama_13b) or the teacher's name
+    data: str  # the data group's option (sharegpt, nq_synthetic); "" for base and teacher
+    tokens: float | None  # imitation tokens trained on (imitation rows only)
+    parameters: int | None  # base-model size
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_target(client: MlflowClient, target: str) -> tuple[str, str | None, str]:
+    """``(experiment_id, parent_run_id or None, label)`` for a parent run id or an experiment name."""
+    if _RUN_ID.match(target):
+        run = client.get_run(target)
+        return run.info.experiment_id, target, f"sweep {target}"
+    experiment = client.get_experiment_by_name(target)
+    if experiment is None:
+        names = ", ".join(e.name for e in client.search_experiments()) or "none"
+        raise SystemExit(
+            f"imitate.report: {target!r} is neither a parent run id (32 hex digits) nor an MLflow "
+            f"experiment at {client.tracking_uri}; experiments there: {names}"
+        )
+    return experiment.experiment_id, None, f"experiment {target}"
+
+
+def collect_rows(client: MlflowClient, experiment_id: str, parent: str | None) -> list[Row]:
+    """FINISHED runs of the sweep (or experiment), the latest per config hash."""
+    runs = _sweep_runs(client, experiment_id, parent)
+    latest: dict[str, Run] = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        latest[run.data.tags.get(cells.TAG_CONFIG_HASH, run.info.run_id)] = run
+    return [to_row(run) for run in latest.values()]
+
+
+def _sweep_runs(client: MlflowClient, experiment_id: str, parent: str | None) -> list[Run]:
+    query = "attributes.status = 'FINISHED'"  # MLflow's search has no IN for tags: roles below
+    if parent is not None:
+        query += f" and tags.`{cells.TAG_PARENT}` = '{parent}'"
+    runs = client.search_runs([experiment_id], filter_string=query, max_results=50_000)
+    runs = [run for run in runs if run.data.tags.get(cells.TAG_ROLE) in ROLES]
+    if parent is not None:  # cells skipped because an earlier sweep had finished them
+        known = {run.info.run_id for run in runs}
+        reused = {row.run_id for row in read_status(client, parent) if row.status == "SKIPPED"}
+        runs += [client.get_run(run_id) for run_id in sorted(reused - known - {None})]
+    return runs
+
+
+def to_row(run: Run) -> Row:
+    tags, values = run.data.tags, run.data.metrics
+    role = tags[cells.TAG_ROLE]
+    model = tags.get(TAG_TEACHER) if role == cells.ROLE_TEACHER else tags.get("group.model")
+    parameters = tags.get(cells.TAG_PARAMETERS)
+    return Row(
+        run_id=run.info.run_id,
+        role=role,
+        model=model or "?",
+        data=tags.get("group.data", "") if role == cells.ROLE_IMITATION else "",
+        tokens=values.get(TRAIN_TOKENS) if role == cells.ROLE_IMITATION else None,
+        parameters=int(parameters) if parameters else None,
+        metrics=dict(values),
+    )

@@ -1,0 +1,204 @@
+"""The paper's figures as data first (what each line is), then drawn: tests compare the data to MLflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from imitate import metrics  # noqa: E402
+from imitate.report.collect import Row  # noqa: E402
+from imitate.tracking import cells  # noqa: E402
+
+CAPABILITY = (metrics.MMLU_ACC, metrics.NQ_EM, metrics.HUMANEVAL_PASS_AT_1)
+PREFERENCE = (metrics.JUDGE_PREFERENCE, metrics.HUMAN_PREFERENCE)
+BASE_PREFIX = "base "  # series and reference lines of base models (drawn dashed)
+
+
+@dataclass
+class Panel:
+    metric: str
+    series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # solid lines
+    references: dict[str, float] = field(default_factory=dict)  # horizontal lines
+
+    @property
+    def missing(self) -> bool:
+        return not self.series and not self.references
+
+
+@dataclass
+class FigureData:
+    name: str  # file stem
+    title: str
+    xlabel: str
+    xlog: bool
+    panels: list[Panel]
+
+
+def versus_tokens(rows: list[Row], metric_names, name: str, title: str) -> FigureData:
+    """Each metric against imitation tokens, a line per base model, base and teacher as references."""
+    panels = []
+    for metric in metric_names:
+        panel = Panel(metric, references=_references(rows, metric))
+        for row in _with(rows, cells.ROLE_IMITATION, metric):
+            if row.tokens is not None:
+                panel.series.setdefault(row.model, []).append((row.tokens, row.metrics[metric]))
+        panel.series = {k: sorted(v) for k, v in sorted(panel.series.items())}
+        panels.append(panel)
+    return FigureData(name, title, "imitation tokens", True, panels)
+
+
+def versus_size(rows: list[Row], metric_names, name: str, title: str) -> FigureData:
+    """Each metric against base-model size: imitation at its largest data amount, and the base."""
+    panels = []
+    for metric in metric_names:
+        largest: dict[str, Row] = {}
+        for row in _with(rows, cells.ROLE_IMITATION, metric):
+            if row.parameters is None or row.tokens is None:
+                continue
+            best = largest.get(row.model)
+            if best is None or row.tokens > best.tokens:
+                largest[row.model] = row
+        panel = Panel(metric, references=_teacher(rows, metric))
+        imitation = [(r.parameters, r.metrics[metric]) for r in largest.values()]
+        base = [
+            (r.parameters, r.metrics[metric])
+            for r in _with(rows, cells.ROLE_BASE, metric)
+            if r.parameters
+        ]
+        if imitation:
+            panel.series["imitation (most data)"] = sorted(imitation)
+        if base:
+            panel.series[BASE_PREFIX + "models"] = sorted(base)
+        panels.append(panel)
+    return FigureData(name, title, "base-model parameters", True, panels)
+
+
+def style_vs_capability(rows: list[Row]) -> FigureData:
+    """Judge preference against capability gain over the base model, one point per grid cell."""
+    panel = Panel(metrics.JUDGE_PREFERENCE)
+    for row in _with(rows, cells.ROLE_IMITATION, metrics.JUDGE_PREFERENCE):
+        gain = capability_gain(rows, row)
+        if gain is not None:
+            panel.series.setdefault(row.model, []).append(
+                (gain, row.metrics[metrics.JUDGE_PREFERENCE])
+            )
+    panel.series = {k: sorted(v) for k, v in sorted(panel.series.items())}
+    title = "Style vs capability: judge preference against mean benchmark gain over the base model"
+    return FigureData(
+        "style_vs_capability", title, "capability gain (imitation - base)", False, [panel]
+    )
+
+
+def capability_gain(rows: list[Row], row: Row) -> float | None:
+    """Mean over benchmarks of (imitation - base), using only benchmarks both have."""
+    base = base_row(rows, row.model)
+    if base is None:
+        return None
+    gains = [
+        row.metrics[m] - base.metrics[m]
+        for m in CAPABILITY
+        if m in row.metrics and m in base.metrics
+    ]
+    return sum(gains) / len(gains) if gains else None
+
+
+def base_row(rows: list[Row], model: str) -> Row | None:
+    return next((r for r in rows if r.role == cells.ROLE_BASE and r.model == model), None)
+
+
+def teacher_row(rows: list[Row]) -> Row | None:
+    return next((r for r in rows if r.role == cells.ROLE_TEACHER), None)
+
+
+def _with(rows: list[Row], role: str, metric: str) -> list[Row]:
+    return [r for r in rows if r.role == role and metric in r.metrics]
+
+
+def _references(rows: list[Row], metric: str) -> dict[str, float]:
+    base = {BASE_PREFIX + r.model: r.metrics[metric] for r in _with(rows, cells.ROLE_BASE, metric)}
+    return dict(sorted(base.items())) | _teacher(rows, metric)
+
+
+def _teacher(rows: list[Row], metric: str) -> dict[str, float]:
+    return {r.model: r.metrics[metric] for r in _with(rows, cells.ROLE_TEACHER, metric)}
+
+
+def paper_figures(rows: list[Row]) -> list[FigureData]:
+    """Fig. 4 top/bottom, Fig. 1/3 left/right, Fig. 5, held-out loss, and style vs capability."""
+    return [
+        versus_tokens(rows, CAPABILITY, "fig4_top", "Fig. 4 (top): benchmarks vs imitation data"),
+        versus_size(
+            rows, CAPABILITY, "fig4_bottom", "Fig. 4 (bottom): benchmarks vs base-model size"
+        ),
+        versus_tokens(
+            rows, PREFERENCE, "fig1_3_data", "Fig. 1/3 (left): preference vs ChatGPT as data grows"
+        ),
+        versus_size(
+            rows, PREFERENCE, "fig1_3_size", "Fig. 1/3 (right): preference vs ChatGPT by base size"
+        ),
+        versus_tokens(
+            rows, [metrics.RTP_NONTOXICITY], "fig5", "Fig. 5: non-toxicity vs imitation data"
+        ),
+        versus_tokens(
+            rows,
+            [metrics.HELDOUT_LOSS],
+            "heldout_loss",
+            "Held-out loss on teacher replies vs imitation data",
+        ),
+        style_vs_capability(rows),
+    ]
+
+
+def render(figure: FigureData, path: Path) -> Path:
+    """Draw ``figure`` to a PNG; a panel without data says so instead of staying blank."""
+    fig, axes = plt.subplots(
+        1, len(figure.panels), figsize=(4.6 * len(figure.panels), 3.8), squeeze=False
+    )
+    for ax, panel in zip(axes[0], figure.panels, strict=True):
+        _draw_panel(ax, panel, figure)
+    fig.suptitle(figure.title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _draw_panel(ax, panel: Panel, figure: FigureData) -> None:
+    ax.set_title(panel.metric, fontsize=10)
+    ax.set_xlabel(figure.xlabel, fontsize=9)
+    if panel.missing:
+        ax.text(
+            0.5,
+            0.5,
+            f"NOT RUN\nno '{panel.metric}'\nin these runs",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="#a00",
+            fontsize=10,
+            bbox={
+                "facecolor": "#fee",
+                "edgecolor": "#a00",
+            },
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    for label, points in panel.series.items():
+        xs, ys = zip(*points, strict=True)
+        line = "--" if label.startswith(BASE_PREFIX) else "-"
+        ax.plot(xs, ys, line, marker="o", label=label)
+    for label, value in panel.references.items():
+        base = label.startswith(BASE_PREFIX)  # base dashed grey, teacher dotted black
+        ax.axhline(
+            value, linestyle="--" if base else ":", color="grey" if base else "black", label=label
+        )
+    xs = [x for points in panel.series.values() for x, _ in points]
+    if figure.xlog and xs and min(xs) > 0:
+        ax.set_xscale("log")
+    ax.legend(fontsize=7)
