@@ -10,6 +10,7 @@ namespaces we refuse to run, unless the caller sets `allow_unisolated=True`.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -71,7 +72,7 @@ class Sandbox:
                 "imitate.eval.sandbox: this OS refuses user/network namespaces "
                 f"({namespace_probe_error()}), so generated code could reach the network and "
                 "your files. Run on a host that allows `unshare -rn true`, or opt out "
-                "explicitly with allow_unisolated=true (the sandbox option of the humaneval task)."
+                "explicitly with eval.tasks.humaneval.allow_unisolated=true (Sandbox(allow_unisolated=True))."
             )
 
     def run_many(self, programs: Sequence[str]) -> list[ExecutionResult]:
@@ -129,8 +130,6 @@ def _launcher_config(limits, jail, uid, result_fd, isolated) -> dict:
 
 
 def _launch(cfg, stdin, stdout, stderr, result, wall_s: float) -> int:
-    import json
-
     proc = subprocess.Popen(
         [os.path.realpath(sys.executable), "-I", "-S", str(_LAUNCHER), json.dumps(cfg)],
         stdin=stdin,

@@ -70,3 +70,12 @@ def test_log_results_writes_metrics_tables_config_and_prompt_formats(tmp_path):
     assert table["columns"] == ["item", "gold"] and table["data"][0] == [1, "[1, 1]"]
     assert "CountingTask" in (artifacts / "tasks.yaml").read_text()
     assert json.loads((artifacts / "prompt_formats.json").read_text()) == {"count": "{x}"}
+
+
+def test_paper_suite_adds_the_four_benchmarks_beside_the_heldout_eval():
+    from tests.conftest import compose_config
+
+    cfg = compose_config(["eval=paper"]).eval
+    assert set(cfg.tasks) == {"mmlu", "nq", "humaneval", "rtp"}
+    assert "generations" in cfg and cfg.tasks.mmlu.shots == 5 and cfg.tasks.nq.shots == 3
+    assert cfg.tasks.humaneval.n_samples == 1 and cfg.tasks.rtp.scorer == "profanity_check"
