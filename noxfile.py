@@ -38,5 +38,5 @@ def smoke(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     install(session)
-    for script in sorted(Path("bench").glob("bench_*.py")):
+    for script in sorted(Path("bench").glob("*.py")):
         session.run("python", str(script), *session.posargs)
