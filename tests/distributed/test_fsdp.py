@@ -1,0 +1,167 @@
+"""FSDP2 on 2 CPU processes (gloo, torchrun): same losses as one process, exact resume, consolidation.
+
+Each run is a real ``python -m imitate`` job: 4 optimizer steps of a global batch of 8 blocks of 64
+tokens on the bundled ShareGPT. One process accumulates 2 micro-batches of 4; two processes take
+one micro-batch of 4 each (gradient accumulation derived from the world size).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from imitate import metrics
+from imitate.model.checkpoints import consolidate, is_complete, newest_complete
+
+pytestmark = pytest.mark.slow
+
+STEPS = 4
+COMMON = [
+    "+experiment=smoke",
+    "data.max_tokens=2048",  # 32 blocks of 64 = 4 optimizer steps of 8
+    "trainer.log_every_n_steps=1",
+    "trainer.enable_progress_bar=false",
+    "eval.generations.num_prompts=0",
+    "optim.warmup_steps=1",
+]
+FSDP = [
+    "trainer=fsdp",
+    "trainer.accelerator=cpu",
+    "trainer.devices=2",
+    "trainer.log_every_n_steps=1",
+    "parallel.param_dtype=float32",  # CPUs: compare in fp32
+    "parallel.meta_init=false",  # same random init as the single process (meta init is per shard)
+    "checkpoint.every_n_steps=1",
+    "checkpoint.keep_last=2",
+]
+
+
+def _command(name: str, workdir: Path, overrides: list[str], processes: int) -> list[str]:
+    launcher = [sys.executable]
+    if processes > 1:
+        launcher += ["-m", "torch.distributed.run", "--nproc_per_node", str(processes)]
+    return [*launcher, "-m", "imitate", *COMMON, *overrides, f"hydra.run.dir={workdir / name}"]
+
+
+def _env(workdir: Path, name: str) -> dict[str, str]:
+    uri = f"sqlite:///{workdir / name}.db"
+    return os.environ | {"MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1"}
+
+
+def _run(name: str, workdir: Path, overrides: list[str], processes: int) -> None:
+    done = subprocess.run(
+        _command(name, workdir, overrides, processes),
+        cwd=workdir,
+        env=_env(workdir, name),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+
+
+def _runs(workdir: Path, name: str):
+    client = MlflowClient(f"sqlite:///{workdir / name}.db")
+    experiment = client.get_experiment_by_name("smoke")
+    return client, client.search_runs([experiment.experiment_id])
+
+
+def _losses(workdir: Path, name: str) -> dict[int, float]:
+    """train/loss by step; a step logged twice (before a kill and after resume) keeps the last."""
+    client, [run] = _runs(workdir, name)
+    history = sorted(client.get_metric_history(run.info.run_id, metrics.TRAIN_LOSS), key=_order)
+    return {m.step: m.value for m in history}
+
+
+def _order(metric) -> tuple[int, int]:
+    return metric.timestamp, metric.step
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL torchrun and its workers (each in its own session, so a group kill misses them)."""
+    agent = psutil.Process(pid)
+    for process in [*agent.children(recursive=True), agent]:
+        process.send_signal(signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fsdp")
+
+
+@pytest.fixture(scope="module")
+def single(workdir) -> dict[int, float]:
+    _run("single", workdir, [], processes=1)
+    return _losses(workdir, "single")
+
+
+@pytest.fixture(scope="module")
+def fsdp(workdir) -> dict[int, float]:
+    _run("fsdp", workdir, FSDP, processes=2)
+    return _losses(workdir, "fsdp")
+
+
+@pytest.mark.parametrize("model", ["tiny_gpt2"])
+def test_fsdp_gpt2_matches_one_process(workdir, model) -> None:
+    _run(f"single_{model}", workdir, [f"model={model}"], processes=1)
+    _run(f"fsdp_{model}", workdir, [*FSDP, f"model={model}"], processes=2)
+    single, sharded = _losses(workdir, f"single_{model}"), _losses(workdir, f"fsdp_{model}")
+    assert len(single) == STEPS
+    assert sharded == pytest.approx(single, rel=2e-3)
+
+
+def test_fsdp_llama_matches_one_process(single, fsdp) -> None:
+    assert len(single) == STEPS
+    assert fsdp == pytest.approx(single, rel=2e-3)
+
+
+def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(workdir, fsdp) -> None:
+    name = "killed"
+    command = _command(name, workdir, FSDP, processes=2)
+    job = subprocess.Popen(
+        command,
+        cwd=workdir,
+        env=_env(workdir, name),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoints = workdir / name / "checkpoints"
+    deadline = time.monotonic() + 300
+    while newest_complete(checkpoints) is None and job.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    _kill_tree(job.pid)  # as a node failure would: no handler, no clean shutdown
+    job.wait()
+    killed_at = newest_complete(checkpoints)
+    assert job.returncode == -signal.SIGKILL
+    assert killed_at is not None and killed_at.name != f"step={STEPS}.ckpt", "killed too late"
+
+    _run(name, workdir, [*FSDP, "resume=auto"], processes=2)
+    _, runs = _runs(workdir, name)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert _losses(workdir, name) == pytest.approx(fsdp, rel=1e-5)
+
+
+def test_consolidated_checkpoint_gives_the_sharded_runs_logits(workdir, fsdp, tmp_path) -> None:
+    final = workdir / "fsdp" / "checkpoints" / f"step={STEPS}.ckpt"
+    assert is_complete(final)
+    kept = sorted(p.name for p in final.parent.glob("step=*.ckpt"))
+    assert kept == [f"step={STEPS - 1}.ckpt", f"step={STEPS}.ckpt"]  # keep_last=2
+    gathered_dir = workdir / "fsdp" / "model"  # saved by the run from its shards, in-process
+    with torch.device("meta"):
+        empty = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(gathered_dir))
+    consolidated = AutoModelForCausalLM.from_pretrained(consolidate(final, empty, tmp_path / "hf"))
+    gathered = AutoModelForCausalLM.from_pretrained(gathered_dir)
+    ids = torch.randint(0, consolidated.config.vocab_size, (2, 32), generator=torch.manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(consolidated(ids).logits, gathered(ids).logits)

@@ -1,0 +1,76 @@
+"""The planner: meta-device counts, its memory model against a measured peak, the CLI's report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from torch.distributed._tools.mem_tracker import MemTracker
+
+from imitate.model.optim import ParamScaledAdamW
+from imitate.plan import Setup, memory_per_device, model_shape, report, total
+from tests.conftest import compose_config
+
+MICRO_BATCH, SEQ_LEN = 4, 64
+
+
+def _measured_peak_bytes(model: torch.nn.Module) -> int:
+    """Peak tensor memory of an fp32 training step (after a first step created optimizer state)."""
+    optimizer = ParamScaledAdamW(model.parameters(), lr=1e-3)
+    ids = torch.randint(0, 1000, (MICRO_BATCH, SEQ_LEN), generator=torch.manual_seed(0))
+    tracker = MemTracker()
+    tracker.track_external(model, optimizer)
+    with tracker:
+        for _ in range(2):
+            model(input_ids=ids, labels=ids).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            tracker.reset_mod_stats()
+    return tracker.get_tracker_snapshot("peak")[torch.device("cpu")]["Total"]
+
+
+@pytest.mark.parametrize("model", ["tiny_llama", "tiny_gpt2"])
+def test_memory_estimate_is_within_25_percent_of_the_measured_peak(model) -> None:
+    cfg = compose_config([f"model={model}"])
+    shape = model_shape(cfg.model.backbone)
+    estimate = total(
+        memory_per_device(shape, Setup("single", 1, MICRO_BATCH, SEQ_LEN, 4, 4)), False
+    )
+    measured = _measured_peak_bytes(instantiate(cfg.model.backbone))
+    assert estimate == pytest.approx(measured, rel=0.25)
+
+
+def test_fsdp_shards_weights_gradients_and_optimizer_over_the_world() -> None:
+    shape = model_shape(compose_config(["model=llama_13b"]).model.backbone)
+    one = memory_per_device(shape, Setup("ddp", 8, 1, 2048, 4, 2))
+    eight = memory_per_device(shape, Setup("fsdp", 8, 1, 2048, 4, 2))
+    assert eight["optimizer"] == pytest.approx(one["optimizer"] / 8)
+    assert eight["gradients"] == pytest.approx(one["gradients"] / 8)
+    assert eight["activations_checkpointed"] < eight["activations"] / 10
+
+
+def test_report_for_the_paper_models_on_8_gpus() -> None:
+    cfg = compose_config(["model=llama_13b", "plan.gpu=h100"], config_name="plan")
+    text = report(cfg, "llama_13b")
+    assert "llama_13b: 13.02B params" in text and "fsdp on 8× NVIDIA H100" in text
+    assert "total with activation checkpointing" in text and "fits" in text
+    gpt2 = compose_config(["model=gpt2_1.5b", "data.block_size=2048"], config_name="plan")
+    assert "WILL NOT RUN: data.block_size=2048" in report(gpt2)
+
+
+def test_cli_sweeps_the_paper_grid() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "imitate.plan", "-m"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for model in ("gpt2_1.5b", "llama_7b", "llama_13b"):
+        for gpu in ("A100 80GB", "H100 SXM"):
+            assert any(model in line and gpu in line for line in done.stdout.splitlines())
+
+
+def test_unknown_gpu_lists_the_table() -> None:
+    with pytest.raises(ValueError, match="a100_80gb"):
+        report(compose_config(["plan.gpu=tpu"], config_name="plan"))
