@@ -91,10 +91,16 @@ def _occurrence_matrix(rows: np.ndarray, ngram_ids: np.ndarray, n_rows: int) -> 
     return sp.csr_matrix((data, (rows, columns)), shape=(n_rows, int(columns.max()) + 1))
 
 
-def pair_match_counts(index: NgramIndex, hyp_rows: np.ndarray, ref_rows: np.ndarray) -> np.ndarray:
-    """(pairs, 4) exact clipped n-gram matches between ``hyp_rows[i]`` and ``ref_rows[i]``."""
+def pair_match_counts(
+    index: NgramIndex, hyp_rows: np.ndarray, ref_rows: np.ndarray, orders=range(MAX_ORDER)
+) -> np.ndarray:
+    """(pairs, 4) exact clipped n-gram matches between ``hyp_rows[i]`` and ``ref_rows[i]``.
+
+    Only the 0-based ``orders`` asked for are counted; the others stay 0.
+    """
     counts = np.zeros((len(hyp_rows), MAX_ORDER), dtype=np.int64)
-    for order, matrix in enumerate(index.features):
+    for order in orders:
+        matrix = index.features[order]
         products = matrix[hyp_rows].multiply(matrix[ref_rows])
         counts[:, order] = np.asarray(products.sum(axis=1)).ravel().round().astype(np.int64)
     return counts

@@ -133,7 +133,9 @@ def test_disabled_steps_do_not_run(conversations):
 def test_unknown_config_key_names_the_valid_ones():
     with pytest.raises(ValueError, match=r"data.clean: unknown key\(s\) \['dedupe'\]; valid keys:"):
         CleanConfig.from_mapping({"dedupe": True})
-    with pytest.raises(ValueError, match=r"data.clean.dedupe_near_queries: unknown key\(s\) \['bleu'\]"):
+    with pytest.raises(
+        ValueError, match=r"data.clean.dedupe_near_queries: unknown key\(s\) \['bleu'\]"
+    ):
         CleanConfig.from_mapping({"dedupe_near_queries": {"bleu": 80}})
 
 
@@ -141,7 +143,10 @@ def test_unknown_config_key_names_the_valid_ones():
     ("bad", "message"),
     [
         ({"id": "x", "source": "s"}, r"conversation 0 \(id 'x'\): expected"),
-        ({"id": "x", "source": "s", "turns": [{"role": "gpt", "content": "hi"}]}, r"turn 0: expected \{'role': one of"),
+        (
+            {"id": "x", "source": "s", "turns": [{"role": "gpt", "content": "hi"}]},
+            r"turn 0: expected \{'role': one of",
+        ),
         ({"id": "x", "source": "s", "turns": [{"role": "user"}]}, r"turn 0: expected"),
         ("not a conversation", r"conversation 0: expected"),
     ],
