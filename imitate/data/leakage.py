@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,28 @@ DIRECTIONS = ("drop_eval", "drop_train")
 # Vicuna-80 (old and llm_judge formats, MT-Bench).
 PROMPT_FIELDS = ("prompt", "instruction", "text", "question", "turns")
 _SCORE_MARGIN = 1.0  # bulk scores this close under the threshold are re-checked with sacrebleu
+
+
+@dataclass(frozen=True)
+class LeakageConfig:
+    """``data.leakage``: which eval prompts to protect, and what to drop when one leaks."""
+
+    eval_prompt_files: tuple[str, ...] = ()
+    direction: str = "drop_eval"
+    bleu_threshold: float = 20.0
+
+    @classmethod
+    def from_mapping(cls, cfg: Mapping | LeakageConfig, key: str = "data.leakage") -> LeakageConfig:
+        if isinstance(cfg, LeakageConfig):
+            return cfg
+        values = dict(cfg)
+        valid = {f.name for f in fields(cls)}
+        if set(values) - valid:
+            raise ValueError(
+                f"{key}: unknown key(s) {sorted(set(values) - valid)}; valid keys: {sorted(valid)}"
+            )
+        values["eval_prompt_files"] = tuple(str(p) for p in values.get("eval_prompt_files") or ())
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -172,3 +195,12 @@ def filter_leakage(
     kept_train = [c for c in train if c["id"] not in leaked_train]
     report.drop("leaked_train_conversations", len(train) - len(kept_train))
     return LeakageResult(kept_train, eval_prompts, leaks)
+
+
+def apply_leakage_config(
+    train: list[dict], cfg: Mapping | LeakageConfig, report: DataReport
+) -> LeakageResult:
+    """``filter_leakage`` as ``data.leakage`` asks; with no eval prompt files it changes nothing."""
+    cfg = LeakageConfig.from_mapping(cfg)
+    prompts = load_eval_prompts(list(cfg.eval_prompt_files))
+    return filter_leakage(train, prompts, report, cfg.direction, cfg.bleu_threshold)

@@ -8,8 +8,10 @@ sacrebleu to float rounding, tested) over candidates from :mod:`imitate.data.nea
 from __future__ import annotations
 
 import logging
+import random
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -58,6 +60,36 @@ def query_diversity(queries: list[str], settings: SearchSettings | None = None) 
         "diversity of %d queries: mean BLEU %.2f in %.1f s", len(queries), best.mean(), seconds
     )
     return Diversity(float(best.mean()), len(queries), seconds, best[:, 0], most_similar[:, 0])
+
+
+@dataclass(frozen=True)
+class DiversityConfig:
+    """``data.diversity``: whether the data card measures it, and over how many queries."""
+
+    enabled: bool = True
+    # None: every user query. A number: a seeded sample of that many, so mixes of different
+    # sizes compare (the max over more queries is higher) and big mixes stay quick.
+    sample_queries: int | None = None
+
+
+def diversity_for_card(
+    conversations: list[dict], cfg: Mapping | DiversityConfig, seed: int = 0
+) -> Diversity | None:
+    """Diversity of the conversations' user queries as ``data.diversity`` asks, or None if off."""
+    values = cfg if isinstance(cfg, DiversityConfig) else dict(cfg)
+    if isinstance(values, dict):
+        valid = {f.name for f in fields(DiversityConfig)}
+        if set(values) - valid:
+            raise ValueError(
+                f"data.diversity: unknown key(s) {sorted(set(values) - valid)}; valid keys: {sorted(valid)}"
+            )
+        values = DiversityConfig(**values)
+    if not values.enabled:
+        return None
+    queries = user_queries(conversations)
+    if values.sample_queries is not None and values.sample_queries < len(queries):
+        queries = random.Random(seed).sample(queries, values.sample_queries)
+    return query_diversity(queries)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,13 @@ import json
 import pytest
 import sacrebleu
 
-from imitate.data.leakage import EvalPrompt, filter_leakage, find_leaks, load_eval_prompts
+from imitate.data.leakage import (
+    EvalPrompt,
+    apply_leakage_config,
+    filter_leakage,
+    find_leaks,
+    load_eval_prompts,
+)
 from imitate.data.report import DataReport
 
 KOALA_2 = "List the layers of the TCP/IP model and for each layer identify one protocol."
@@ -135,3 +141,25 @@ def test_koala_prompt_planted_in_training_data_is_found(shared_data, train):
     koala = load_eval_prompts([shared_data / "koala/koala_test_set.jsonl"])
     leaks = find_leaks(koala, train, bleu_threshold=20)
     assert {(leak.eval_id, leak.train_id) for leak in leaks} == {("koala_2", "t1")}
+
+
+def test_config_runs_the_filter_on_the_listed_files(tmp_path, train):
+    path = tmp_path / "koala.jsonl"
+    path.write_text(json.dumps({"id": "koala_2", "prompt": KOALA_2}) + "\n")
+    report = DataReport()
+    cfg = {"eval_prompt_files": [str(path)], "direction": "drop_train", "bleu_threshold": 20}
+    result = apply_leakage_config(train, cfg, report)
+    assert [c["id"] for c in result.train] == ["t0", "t2", "t3"]
+    assert report.counts["dropped_leaked_train_conversations"] == 1
+
+
+def test_config_without_files_changes_nothing(train):
+    result = apply_leakage_config(train, {}, DataReport())
+    assert result.train == train and result.leaks == []
+
+
+def test_config_unknown_key_names_the_valid_ones(train):
+    with pytest.raises(
+        ValueError, match=r"data.leakage: unknown key\(s\) \['threshold'\]; valid keys:"
+    ):
+        apply_leakage_config(train, {"threshold": 20}, DataReport())

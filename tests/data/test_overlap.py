@@ -11,7 +11,13 @@ import sacrebleu
 
 from imitate.data.nearest import SearchSettings, top_matches
 from imitate.data.ngram_index import build_index, pair_bleu
-from imitate.data.overlap import BRUTE_FORCE, near_duplicates, query_diversity, user_queries
+from imitate.data.overlap import (
+    BRUTE_FORCE,
+    diversity_for_card,
+    near_duplicates,
+    query_diversity,
+    user_queries,
+)
 
 EDGE_TEXTS = [
     "",
@@ -156,3 +162,22 @@ def test_near_duplicate_of_a_dropped_text_is_judged_against_kept_ones_only():
     texts = [base, base + " Thanks!", base + " Thanks!!"]
     found = near_duplicates(texts, bleu_threshold=80, min_tokens=8)
     assert [(d.duplicate, d.original) for d in found] == [(1, 0), (2, 0)]
+
+
+def card_conversations(queries: list[str]) -> list[dict]:
+    turns = [
+        t
+        for q in queries
+        for t in ({"role": "user", "content": q}, {"role": "assistant", "content": "ok"})
+    ]
+    return [{"id": "c", "source": "s", "turns": turns}]
+
+
+def test_diversity_for_card_follows_its_config():
+    conversations = card_conversations(EDGE_TEXTS)
+    assert diversity_for_card(conversations, {"enabled": False}) is None
+    assert diversity_for_card(conversations, {}).n_queries == len(EDGE_TEXTS)
+    sampled = diversity_for_card(conversations, {"sample_queries": 5}, seed=3)
+    assert sampled.n_queries == 5
+    with pytest.raises(ValueError, match=r"data.diversity: unknown key\(s\) \['sample'\]"):
+        diversity_for_card(conversations, {"sample": 5})
