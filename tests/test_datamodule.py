@@ -38,7 +38,7 @@ def build(source_file, tokenizer, cache_dir=None, **overrides) -> ImitationDataM
     options = dict(
         block_size=32, max_tokens=None, val_conversations=5, heldout_prompts=2, cache_dir=cache_dir
     )
-    datamodule = ImitationDataModule(source={"path": str(source_file)}, **(options | overrides))
+    datamodule = ImitationDataModule(sources={"test": {"path": str(source_file)}}, **(options | overrides))
     datamodule.prepare(tokenizer)
     return datamodule
 
@@ -61,7 +61,7 @@ def test_budget_strings_are_exact_and_nested(source_file, tokenizer) -> None:
 def test_asking_for_more_tokens_than_exist_says_how_many_exist(source_file, tokenizer) -> None:
     with pytest.raises(
         ValueError,
-        match=r"data.max_tokens=1,000,000 but source .* holds only [\d,]+ training tokens",
+        match=r"data.max_tokens=1,000,000 but the sources .* hold only [\d,]+ training tokens",
     ):
         build(source_file, tokenizer, max_tokens="1M")
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -16,23 +15,14 @@ from filelock import FileLock
 from torch.utils.data import DataLoader, Dataset
 
 from imitate.data.budget import parse_token_count
-from imitate.data.conversations import ASSISTANT, normalise_all
 from imitate.data.format import ChatFormat, ConversationEncoder
-from imitate.data.pack import TokenStream, pack_blocks
+from imitate.data.pipeline import LeakageConfig, Settings, build, stream_stats
 from imitate.data.report import DataReport
-from imitate.data.sources import read_records
+from imitate.data.source_formats import SourceConfig
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = 1  # bump when preprocessing changes, so old caches are not reused
-_ENCODE_CHUNK = 256  # conversations per tokenizer call
-
-
-@dataclass
-class SourceConfig:
-    path: str = "package"
-    name: str = "sharegpt"
-    split: str = "train"
+PIPELINE_VERSION = 2  # bump when preprocessing changes, so old caches are not reused
 
 
 class BlockDataset(Dataset):
@@ -59,7 +49,7 @@ class ImitationDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        source: dict,
+        sources: dict[str, dict],
         block_size: int = 2048,
         max_tokens: int | str | None = None,
         val_conversations: int = 64,
@@ -67,15 +57,28 @@ class ImitationDataModule(pl.LightningDataModule):
         micro_batch_size: int = 4,
         seed: int = 1234,
         chat_format: dict | None = None,
+        clean: dict | None = None,
+        leakage: dict | None = None,
+        diversity: bool = False,
         cache_dir: str | None = None,
         num_workers: int = 0,
     ) -> None:
         super().__init__()
-        self.source = SourceConfig(**source)
-        self.block_size = block_size
-        self.max_tokens = None if max_tokens is None else parse_token_count(max_tokens)
-        self.val_conversations = val_conversations
-        self.heldout_prompts = heldout_prompts
+        if not sources:
+            raise ValueError(
+                "data.sources is empty; name at least one source (see conf/data/sharegpt.yaml)"
+            )
+        self.sources = {name: SourceConfig(**dict(cfg)) for name, cfg in sources.items()}
+        self.settings = Settings(
+            block_size=block_size,
+            max_tokens=None if max_tokens is None else parse_token_count(max_tokens),
+            val_conversations=val_conversations,
+            heldout_prompts=heldout_prompts,
+            seed=seed,
+            clean=None if clean is None else dict(clean),
+            leakage=LeakageConfig(**dict(leakage or {})),
+            diversity=diversity,
+        )
         self.micro_batch_size = micro_batch_size
         self.seed = seed
         self.chat_format = ChatFormat(**(chat_format or {}))
@@ -83,89 +86,47 @@ class ImitationDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.report = DataReport()
         self.heldout: list[dict] = []
+        self.card: dict = {}
         self.stats: dict[str, float] = {}
 
     def prepare(self, tokenizer) -> None:
         """Load the packed blocks from cache, or build and cache them."""
-        self.pad_id = tokenizer.pad_token_id
-        key = self.fingerprint(tokenizer)
+        encoder = ConversationEncoder(tokenizer, self.chat_format)
         if self.cache_dir is None:
-            self._set(self._build(tokenizer))
+            self._set(build(self.sources, self.settings, encoder, tokenizer.pad_token_id))
             return
-        folder = self.cache_dir / key
+        folder = self.cache_dir / self.fingerprint(tokenizer)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(folder) + ".lock"):  # grid cells sharing data build it once
             if not (folder / "done").exists():
-                _save(self._build(tokenizer), folder)
+                _save(build(self.sources, self.settings, encoder, tokenizer.pad_token_id), folder)
             else:
                 log.info("data: reusing preprocessed blocks from %s", folder)
             self._set(_load(folder))
 
     def fingerprint(self, tokenizer) -> str:
-        """Identifies preprocessing inputs: source file, tokenizer, format, block size, budget, split."""
-        path = self.source.path
-        source_id = path
-        if Path(path).is_file():
-            stat = Path(path).stat()
-            source_id = f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        """Identifies preprocessing inputs: source files, tokenizer, format, budget, filters, split."""
+        sources = {name: [asdict(s), _file_identity(s.path)] for name, s in self.sources.items()}
+        files = [_file_identity(p) for p in self.settings.leakage.eval_prompt_files]
         return Hasher.hash(
             [
                 PIPELINE_VERSION,
-                source_id,
-                self.source.split,
+                sources,
+                files,
                 _tokenizer_identity(tokenizer),
                 self.chat_format,
-                self.block_size,
-                self.max_tokens,
-                self.val_conversations,
-                self.heldout_prompts,
-                self.seed,
+                asdict(self.settings),
             ]
         )
-
-    def _build(self, tokenizer) -> dict:
-        report = DataReport()
-        conversations = list(
-            normalise_all(
-                read_records(self.source.path, report, self.source.split), self.source.name, report
-            )
-        )
-        if len(conversations) <= self.val_conversations:
-            raise ValueError(
-                f"data source {self.source.path!r} has {len(conversations)} usable conversations; "
-                f"need more than data.val_conversations={self.val_conversations}"
-            )
-        random.Random(self.seed).shuffle(conversations)
-        # Held-out conversations come first in the seeded order, so every budget shares the same
-        # validation set and the training subsets of a budget ladder are prefixes of each other.
-        val, train = (
-            conversations[: self.val_conversations],
-            conversations[self.val_conversations :],
-        )
-        encoder = ConversationEncoder(tokenizer, self.chat_format)
-        train_stream, used = _encode_until_full(encoder, train, self.max_tokens)
-        if self.max_tokens is not None and train_stream.num_tokens < self.max_tokens:
-            raise ValueError(
-                f"data.max_tokens={self.max_tokens:,} but source {self.source.path!r} holds only "
-                f"{train_stream.num_tokens:,} training tokens; lower data.max_tokens"
-            )
-        report.count("train_conversations_used", used)
-        report.count("train_conversations_unused", len(train) - used)
-        val_stream, _ = _encode_until_full(encoder, val, None)
-        return {
-            "train": pack_blocks(*train_stream.arrays(), self.block_size, tokenizer.pad_token_id),
-            "val": pack_blocks(*val_stream.arrays(), self.block_size, tokenizer.pad_token_id),
-            "heldout": [_prompt_and_reply(c) for c in val[: self.heldout_prompts]],
-            "report": dict(report.counts),
-        }
 
     def _set(self, built: dict) -> None:
         self.train_set = BlockDataset(*built["train"])
         self.val_set = BlockDataset(*built["val"])
         self.heldout = built["heldout"]
+        self.card = built["card"]
         self.report = DataReport()
         self.report.counts.update(built["report"])
-        self.stats = _stream_stats(built["train"], "train") | _stream_stats(built["val"], "val")
+        self.stats = stream_stats(built["train"], "train") | stream_stats(built["val"], "val")
 
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
@@ -181,44 +142,21 @@ class ImitationDataModule(pl.LightningDataModule):
         return DataLoader(self.val_set, self.micro_batch_size, num_workers=self.num_workers)
 
 
+def _file_identity(path: str) -> str:
+    """Path plus size and mtime for local files/folders (a changed file busts the cache)."""
+    local = Path(path).expanduser()
+    if not local.exists():
+        return path
+    files = sorted(local.rglob("*")) if local.is_dir() else [local]
+    return str(local.resolve()) + "".join(
+        f"|{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files if f.is_file()
+    )
+
+
 def _tokenizer_identity(tokenizer) -> str:
     """The full serialised fast tokenizer (vocab, merges, added tokens), or its name as a fallback."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     return backend.to_str() if backend is not None else f"{tokenizer.name_or_path}:{len(tokenizer)}"
-
-
-def _encode_until_full(
-    encoder: ConversationEncoder, conversations: list[dict], max_tokens: int | None
-):
-    stream = TokenStream(max_tokens)
-    used = 0
-    for start in range(0, len(conversations), _ENCODE_CHUNK):
-        if stream.full:
-            break
-        used += stream.extend(encoder.encode_batch(conversations[start : start + _ENCODE_CHUNK]))
-    return stream, used
-
-
-def _prompt_and_reply(conversation: dict) -> dict:
-    """The dialogue up to the first teacher reply, and that reply (for the generations table)."""
-    turns = conversation["turns"]
-    first_reply = next(i for i, t in enumerate(turns) if t["role"] == ASSISTANT)
-    return {
-        "id": conversation["id"],
-        "prompt_turns": turns[:first_reply],
-        "reference": turns[first_reply]["content"],
-    }
-
-
-def _stream_stats(
-    blocks: tuple[np.ndarray, np.ndarray, np.ndarray], split: str
-) -> dict[str, float]:
-    _, labels, lengths = blocks
-    return {
-        f"data/{split}_tokens": float(lengths.sum()),
-        f"data/{split}_supervised_tokens": float((labels != -100).sum()),
-        f"data/{split}_blocks": float(len(lengths)),
-    }
 
 
 def _save(built: dict, folder: Path) -> None:
@@ -226,8 +164,8 @@ def _save(built: dict, folder: Path) -> None:
     for split in ("train", "val"):
         ids, labels, lengths = built[split]
         np.savez(folder / f"{split}.npz", ids=ids, labels=labels, lengths=lengths)
-    (folder / "heldout.json").write_text(json.dumps(built["heldout"]))
-    (folder / "report.json").write_text(json.dumps(built["report"]))
+    for name in ("heldout", "report", "card"):
+        (folder / f"{name}.json").write_text(json.dumps(built[name], default=str))
     (folder / "done").touch()
 
 
@@ -236,6 +174,6 @@ def _load(folder: Path) -> dict:
     for split in ("train", "val"):
         with np.load(folder / f"{split}.npz") as arrays:
             built[split] = (arrays["ids"], arrays["labels"], arrays["lengths"])
-    built["heldout"] = json.loads((folder / "heldout.json").read_text())
-    built["report"] = json.loads((folder / "report.json").read_text())
+    for name in ("heldout", "report", "card"):
+        built[name] = json.loads((folder / f"{name}.json").read_text())
     return built

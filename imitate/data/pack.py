@@ -19,8 +19,9 @@ class TokenStream:
 
     def __init__(self, max_tokens: int | None = None) -> None:
         self.max_tokens = max_tokens
-        self._ids: list[np.ndarray] = []
-        self._labels: list[np.ndarray] = []
+        self.pieces: list[
+            tuple[np.ndarray, np.ndarray]
+        ] = []  # one (ids, labels) per conversation used
         self.num_tokens = 0
 
     @property
@@ -34,16 +35,22 @@ class TokenStream:
             if self.full:
                 break
             room = len(input_ids) if self.max_tokens is None else self.max_tokens - self.num_tokens
-            self._ids.append(np.asarray(input_ids[:room], dtype=np.int32))
-            self._labels.append(np.asarray(labels[:room], dtype=np.int32))
+            self.pieces.append(
+                (
+                    np.asarray(input_ids[:room], dtype=np.int32),
+                    np.asarray(labels[:room], dtype=np.int32),
+                )
+            )
             self.num_tokens += min(room, len(input_ids))
             used += 1
         return used
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self._ids:
+        if not self.pieces:
             return np.zeros(0, np.int32), np.zeros(0, np.int32)
-        return np.concatenate(self._ids), np.concatenate(self._labels)
+        return np.concatenate([p[0] for p in self.pieces]), np.concatenate(
+            [p[1] for p in self.pieces]
+        )
 
 
 def pack_blocks(

@@ -1,0 +1,171 @@
+"""The preprocessing pipeline behind the datamodule, from source files to packed blocks.
+
+load every source -> normalise roles -> clean -> leakage filter -> cap -> seeded mixture ->
+held-out split -> encode with role markers -> token budget -> pack -> data card.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imitate.data.card import build_data_card
+from imitate.data.clean import clean
+from imitate.data.conversations import ASSISTANT, normalise_all
+from imitate.data.format import IGNORE_INDEX, ConversationEncoder
+from imitate.data.leakage import filter_leakage, load_eval_prompts
+from imitate.data.mix import cap, seeded_mixture
+from imitate.data.overlap import query_diversity, user_queries
+from imitate.data.pack import TokenStream, pack_blocks
+from imitate.data.report import DataReport
+from imitate.data.source_formats import SourceConfig, read_source
+
+log = logging.getLogger(__name__)
+
+_ENCODE_CHUNK = 256  # conversations per tokenizer call
+
+
+@dataclass
+class LeakageConfig:
+    """``data.leakage``: eval prompt files to check the training data against (paper: BLEU > 20)."""
+
+    eval_prompt_files: list[str] = field(default_factory=list)
+    direction: str = "drop_eval"  # drop_eval | drop_train
+    bleu_threshold: float = 20.0
+
+
+@dataclass
+class Settings:
+    block_size: int
+    max_tokens: int | None
+    val_conversations: int
+    heldout_prompts: int
+    seed: int
+    clean: dict | None
+    leakage: LeakageConfig
+    diversity: bool
+
+
+def build(
+    sources: dict[str, SourceConfig], settings: Settings, encoder: ConversationEncoder, pad_id: int
+) -> dict:
+    """Everything the datamodule caches: train/val blocks, held-out prompts, counts and the data card."""
+    report = DataReport()
+    conversations = _load_all(sources, report)
+    if settings.clean is not None:
+        conversations = clean(conversations, settings.clean, report)
+    leakage = _filter_leakage(conversations, settings.leakage, report)
+    if leakage is not None:
+        conversations = leakage.train
+    mixed = _mix(conversations, sources, settings.seed, report)
+    if len(mixed) <= settings.val_conversations:
+        raise ValueError(
+            f"data sources hold {len(mixed)} usable conversations; need more than "
+            f"data.val_conversations={settings.val_conversations}"
+        )
+    # Held-out conversations come first in the seeded order, so every budget shares the same
+    # validation set and the training subsets of a budget ladder are prefixes of each other.
+    val, train = mixed[: settings.val_conversations], mixed[settings.val_conversations :]
+    train_stream, per_source = _encode(encoder, train, settings.max_tokens)
+    _check_budget(train_stream, settings.max_tokens, sources)
+    used = train[: len(train_stream.pieces)]
+    report.count("train_conversations_used", len(used))
+    report.count("train_conversations_unused", len(train) - len(used))
+    val_stream, _ = _encode(encoder, val, None)
+    diversity = (
+        query_diversity(user_queries(used)) if settings.diversity and len(used) > 1 else None
+    )
+    card = build_data_card(
+        used,
+        report,
+        per_source,
+        diversity,
+        leakage,
+        settings.leakage.direction if leakage else None,
+    )
+    return {
+        "train": pack_blocks(*train_stream.arrays(), settings.block_size, pad_id),
+        "val": pack_blocks(*val_stream.arrays(), settings.block_size, pad_id),
+        "heldout": [_prompt_and_reply(c) for c in val[: settings.heldout_prompts]],
+        "report": dict(report.counts),
+        "card": card,
+    }
+
+
+def _load_all(sources: dict[str, SourceConfig], report: DataReport) -> list[dict]:
+    conversations = []
+    for name, source in sources.items():
+        loaded = list(normalise_all(read_source(source, report), name, report))
+        report.count(f"source_{name}_conversations", len(loaded))
+        conversations += loaded
+    return conversations
+
+
+def _filter_leakage(conversations: list[dict], config: LeakageConfig, report: DataReport):
+    if not config.eval_prompt_files:
+        return None
+    prompts = load_eval_prompts(list(config.eval_prompt_files))
+    return filter_leakage(conversations, prompts, report, config.direction, config.bleu_threshold)
+
+
+def _mix(
+    conversations: list[dict], sources: dict[str, SourceConfig], seed: int, report: DataReport
+) -> list[dict]:
+    per_source: dict[str, list[dict]] = {name: [] for name in sources}
+    for conversation in conversations:
+        per_source[conversation["source"]].append(conversation)
+    for name, source in sources.items():
+        capped = cap(per_source[name], source.max_conversations, seed, name)
+        report.drop(f"over_cap_{name}", len(per_source[name]) - len(capped))
+        per_source[name] = capped
+    weights = {n: float(len(per_source[n]) if s.weight is None else s.weight) for n, s in sources.items()}
+    return seeded_mixture(per_source, weights, seed)
+
+
+def _encode(encoder: ConversationEncoder, conversations: list[dict], max_tokens: int | None):
+    """Encode in chunks until the budget is full; per-source token counts of what was used."""
+    stream = TokenStream(max_tokens)
+    for start in range(0, len(conversations), _ENCODE_CHUNK):
+        if stream.full:
+            break
+        stream.extend(encoder.encode_batch(conversations[start : start + _ENCODE_CHUNK]))
+    per_source: dict[str, Counter] = {}
+    for conversation, (ids, labels) in zip(conversations, stream.pieces, strict=False):
+        counts = per_source.setdefault(conversation["source"], Counter())
+        counts["tokens"] += len(ids)
+        counts["supervised_tokens"] += int((labels != IGNORE_INDEX).sum())
+    return stream, {name: dict(counts) for name, counts in per_source.items()}
+
+
+def _check_budget(
+    stream: TokenStream, max_tokens: int | None, sources: dict[str, SourceConfig]
+) -> None:
+    if max_tokens is not None and stream.num_tokens < max_tokens:
+        names = ", ".join(f"{n} ({s.path})" for n, s in sources.items())
+        raise ValueError(
+            f"data.max_tokens={max_tokens:,} but the sources {names} hold only "
+            f"{stream.num_tokens:,} training tokens after filtering; lower data.max_tokens"
+        )
+
+
+def _prompt_and_reply(conversation: dict) -> dict:
+    """The dialogue up to the first teacher reply, and that reply (for the generations table)."""
+    turns = conversation["turns"]
+    first_reply = next(i for i, t in enumerate(turns) if t["role"] == ASSISTANT)
+    return {
+        "id": conversation["id"],
+        "prompt_turns": turns[:first_reply],
+        "reference": turns[first_reply]["content"],
+    }
+
+
+def stream_stats(blocks: tuple[np.ndarray, np.ndarray, np.ndarray], split: str) -> dict[str, float]:
+    _, labels, lengths = blocks
+    return {
+        f"data/{split}_tokens": float(lengths.sum()),
+        f"data/{split}_supervised_tokens": float((labels != IGNORE_INDEX).sum()),
+        f"data/{split}_blocks": float(len(lengths)),
+    }
