@@ -22,7 +22,7 @@ from imitate.data.source_formats import SourceConfig
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = 2  # bump when preprocessing changes, so old caches are not reused
+PIPELINE_VERSION = 3  # bump when preprocessing changes, so old caches are not reused
 
 
 class BlockDataset(Dataset):

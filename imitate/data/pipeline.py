@@ -14,7 +14,7 @@ import numpy as np
 
 from imitate.data.card import build_data_card
 from imitate.data.clean import clean
-from imitate.data.conversations import ASSISTANT, normalise_all
+from imitate.data.conversations import ASSISTANT, USER, normalise_all
 from imitate.data.format import IGNORE_INDEX, ConversationEncoder
 from imitate.data.leakage import filter_leakage, load_eval_prompts
 from imitate.data.mix import cap, seeded_mixture
@@ -89,7 +89,7 @@ def build(
     return {
         "train": pack_blocks(*train_stream.arrays(), settings.block_size, pad_id),
         "val": pack_blocks(*val_stream.arrays(), settings.block_size, pad_id),
-        "heldout": [_prompt_and_reply(c) for c in val[: settings.heldout_prompts]],
+        "heldout": _heldout_prompts(val, settings.heldout_prompts),
         "report": dict(report.counts),
         "card": card,
     }
@@ -121,7 +121,9 @@ def _mix(
         capped = cap(per_source[name], source.max_conversations, seed, name)
         report.drop(f"over_cap_{name}", len(per_source[name]) - len(capped))
         per_source[name] = capped
-    weights = {n: float(len(per_source[n]) if s.weight is None else s.weight) for n, s in sources.items()}
+    weights = {
+        n: float(len(per_source[n]) if s.weight is None else s.weight) for n, s in sources.items()
+    }
     return seeded_mixture(per_source, weights, seed)
 
 
@@ -151,15 +153,25 @@ def _check_budget(
         )
 
 
-def _prompt_and_reply(conversation: dict) -> dict:
-    """The dialogue up to the first teacher reply, and that reply (for the generations table)."""
-    turns = conversation["turns"]
-    first_reply = next(i for i, t in enumerate(turns) if t["role"] == ASSISTANT)
-    return {
-        "id": conversation["id"],
-        "prompt_turns": turns[:first_reply],
-        "reference": turns[first_reply]["content"],
-    }
+def _heldout_prompts(conversations: list[dict], count: int) -> list[dict]:
+    """Dialogues up to the first teacher reply that answers a user turn, with that reply."""
+    prompts = []
+    for conversation in conversations:
+        turns = conversation["turns"]
+        replies = [
+            i
+            for i, t in enumerate(turns)
+            if t["role"] == ASSISTANT and any(u["role"] == USER for u in turns[:i])
+        ]
+        if replies and len(prompts) < count:
+            prompts.append(
+                {
+                    "id": conversation["id"],
+                    "prompt_turns": turns[: replies[0]],
+                    "reference": turns[replies[0]]["content"],
+                }
+            )
+    return prompts
 
 
 def stream_stats(blocks: tuple[np.ndarray, np.ndarray, np.ndarray], split: str) -> dict[str, float]:
