@@ -61,9 +61,13 @@ def test_report_for_the_paper_models_on_8_gpus() -> None:
     assert "WILL NOT RUN: data.block_size=2048" in report(gpt2)
 
 
-def test_cli_sweeps_the_paper_grid() -> None:
+def test_cli_sweeps_the_paper_grid(tmp_path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "imitate.plan", "-m"], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "imitate.plan", "-m"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     for model in ("gpt2_1.5b", "llama_7b", "llama_13b"):

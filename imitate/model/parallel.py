@@ -60,6 +60,26 @@ def fsdp_strategy(
     )
 
 
+def require_external_launch(trainer) -> None:
+    """Refuse a Hydra multirun that Lightning would re-launch per device (the Hydra + Lightning trap).
+
+    Lightning starts extra processes by re-running the command line; under ``-m`` each would
+    start the whole sweep again. torchrun and SLURM start the processes themselves instead.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    environment = trainer.strategy.cluster_environment
+    if trainer.world_size == 1 or environment is None or environment.creates_processes_externally:
+        return
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise RuntimeError(
+            f"a multirun with {trainer.world_size} processes per cell would be re-launched by "
+            "Lightning; start each cell with torchrun (python -m torch.distributed.run "
+            "--nproc_per_node N -m imitate ...) or use hydra/launcher=submitit_slurm"
+        )
+
+
 def build_sharded(
     factory: Callable[..., PreTrainedModel],
     weights_dir: str | None,
