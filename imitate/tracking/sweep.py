@@ -126,14 +126,21 @@ class SweepTracker(Callback):
         run_id = self._mark_failed(task_config(config), config, error)
         self._add_row(cell, cells.ROLE_IMITATION, "FAILED", run_id, error)
 
-    def _mark_failed(self, cfg: DictConfig, config: DictConfig, error: BaseException) -> str:
-        """Mark the cell's child run FAILED; create one if the cell failed before logging began."""
+    def _mark_failed(self, cfg: DictConfig, config: DictConfig, error: BaseException) -> str | None:
+        """Mark the cell's child run FAILED (created if the cell failed before logging began)."""
+        try:
+            return self._failed_child(cfg, config, error)
+        except Exception:  # the status table must still say FAILED, whatever MLflow does
+            log.exception("could not record the failed cell in MLflow")
+            return None
+
+    def _failed_child(self, cfg: DictConfig, config: DictConfig, error: BaseException) -> str:
         digest = cells.config_hash(cfg)
         run = cells.latest_child(self.client, self.experiment_id, self.parent, digest)
         if run is None or run.info.start_time < self._started_ms():
             choices = dict(config.hydra.runtime.choices) if "hydra" in config else {}
-            tags = cells.cell_tags(cfg, choices) | {"mlflow.runName": str(cfg.run_name or "")}
-            run = self.client.create_run(self.experiment_id, tags=tags)
+            tags = cells.cell_tags(cfg, choices)
+            run = self.client.create_run(self.experiment_id, run_name=cfg.run_name, tags=tags)
         self.client.set_tag(run.info.run_id, "error", f"{type(error).__name__}: {error}"[:5000])
         self.client.set_terminated(run.info.run_id, "FAILED")
         return run.info.run_id
