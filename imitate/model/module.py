@@ -126,12 +126,18 @@ class ImitationLM(pl.LightningModule):
             return  # CPUs and unknown GPUs: no honest peak to divide by
         if self.flops_per_token is None:
             self.flops_per_token = flops.flops_per_token(self.model, seq_len)
-        self.log(flops.MFU, flops.mfu(per_device, self.flops_per_token, accelerator.peak_bf16_flops))
+        self.log(
+            flops.MFU, flops.mfu(per_device, self.flops_per_token, accelerator.peak_bf16_flops)
+        )
+
+    def _total_steps(self) -> int:
+        return max(1, int(self.trainer.estimated_stepping_batches))
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.model.parameters(), self.optim_config)
-        total_steps = max(1, int(self.trainer.estimated_stepping_batches))
-        scheduler = build_scheduler(optimizer, self.optim_config, total_steps)
+        # Asked lazily: estimated_stepping_batches builds the train loader, and building it here,
+        # before a checkpoint is restored, would make Lightning skip the loader's saved position.
+        scheduler = build_scheduler(optimizer, self.optim_config, self._total_steps)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},

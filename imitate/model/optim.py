@@ -7,8 +7,9 @@ is safe: the effective step for a weight of RMS 0.02 is ~4e-5.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -93,11 +94,19 @@ def build_optimizer(params: Iterable, config: OptimConfig) -> torch.optim.Optimi
     )
 
 
-def lr_multiplier(step: int, warmup_steps: int, total_steps: int, schedule: str) -> float:
-    """Linear warm-up from 0 over ``warmup_steps``, then the named schedule down to ``total_steps``."""
+def lr_multiplier(
+    step: int, warmup_steps: int, total_steps: int | Callable[[], int], schedule: str
+) -> float:
+    """Linear warm-up from 0 over ``warmup_steps``, then the named schedule down to ``total_steps``.
+
+    ``total_steps`` may be a callable, asked only once decay has begun (see ``build_scheduler``).
+    """
     if step < warmup_steps:
         return step / warmup_steps
-    if schedule == "constant" or total_steps <= warmup_steps:
+    if schedule == "constant" or step == warmup_steps:
+        return 1.0
+    total_steps = total_steps() if callable(total_steps) else total_steps
+    if total_steps <= warmup_steps:
         return 1.0
     progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
     if schedule == "linear":
@@ -106,8 +115,11 @@ def lr_multiplier(step: int, warmup_steps: int, total_steps: int, schedule: str)
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int
+    optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int | Callable[[], int]
 ) -> LambdaLR:
+    """``total_steps`` as a callable is evaluated after the first decay step, not at construction."""
+    if callable(total_steps):
+        total_steps = functools.cache(total_steps)
     return LambdaLR(
         optimizer,
         lambda step: lr_multiplier(step, config.warmup_steps, total_steps, config.schedule),
