@@ -10,16 +10,17 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_only
 
 from imitate import metrics
 from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tokens
 from imitate.eval.heldout import generate_replies
 from imitate.eval.results import log_results
 from imitate.eval.tasks import run_tasks
-from imitate.model import checkpoints
+from imitate.model import checkpoints, parallel
 from imitate.model.module import ImitationLM
-from imitate.model.parallel import ParallelConfig
 from imitate.model.optim import OptimConfig
+from imitate.model.parallel import ParallelConfig
 from imitate.tracking import cells, mlflow_run
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,17 @@ def run(cfg: DictConfig) -> float:
     tags = mlflow_run.run_tags(dict(choices)) | cells.cell_tags(cfg, dict(choices))
     logger = checkpoints.rank_zero_mlflow_logger(cfg.tracking, cfg.run_name, tags, resume)
     client, run_id = logger.experiment, logger.run_id
-    mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
-    mlflow_run.log_config_artifacts(client, run_id, cfg, _hydra_dir(output_dir))
+    if resume is None:  # a resumed run holds its params already (MLflow refuses changed values)
+        mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
+        mlflow_run.log_config_artifacts(client, run_id, cfg, _hydra_dir(output_dir))
 
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
-        logger=logger,
+        logger=logger if rank_zero_only.rank == 0 else False,  # one MLflow writer
         default_root_dir=str(output_dir),
         callbacks=checkpoints.periodic_checkpoints(checkpointing),
     )
+    parallel.require_external_launch(trainer)
     trainer.accumulate_grad_batches = grad_accumulation(
         cfg.batch.global_size, cfg.batch.micro_size, trainer.world_size
     )
