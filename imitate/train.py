@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from imitate import metrics
+from imitate.data.card import log_data_card, render_markdown
 from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tokens
 from imitate.eval.heldout import generate_replies
 from imitate.eval.results import log_results
@@ -39,7 +40,7 @@ def run(cfg: DictConfig) -> float:
     add_special_tokens(tokenizer, chat_format)
     datamodule = instantiate(cfg.data, micro_batch_size=cfg.batch.micro_size, seed=cfg.seed)
     datamodule.prepare(tokenizer)
-    log.info(datamodule.report.summary())
+    log.info("\n%s", render_markdown(datamodule.card))
 
     backbone_factory = functools.partial(instantiate, cfg.model.backbone)
     lm = ImitationLM(
@@ -71,7 +72,8 @@ def run(cfg: DictConfig) -> float:
     trainer.accumulate_grad_batches = grad_accumulation(
         cfg.batch.global_size, cfg.batch.micro_size, trainer.world_size
     )
-    logger.log_metrics(datamodule.report.as_metrics() | datamodule.stats, step=0)
+    log_data_card(client, run_id, datamodule.card)
+    logger.log_metrics(datamodule.stats, step=0)
     # Re-seed: loading a tokenizer or converting a GGUF may have drawn random numbers, and the
     # backbone is initialised inside fit(); the same seed must give the same run either way.
     pl.seed_everything(cfg.seed, workers=True)
