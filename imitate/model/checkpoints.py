@@ -40,7 +40,9 @@ class CheckpointConfig:
     """``checkpoint:`` in train.yaml."""
 
     dir: str
-    every_n_steps: int | None = None  # None: no checkpoints; N: every N optimizer steps and at the end
+    every_n_steps: int | None = (
+        None  # None: no checkpoints; N: every N optimizer steps and at the end
+    )
     keep_last: int = 2
 
 
@@ -48,6 +50,12 @@ class CheckpointConfig:
 class ResumePoint:
     path: str
     mlflow_run_id: str | None
+
+
+def trainer_arguments(config: CheckpointConfig) -> dict:
+    """Trainer kwargs: our checkpoint callback, or none at all (not Lightning's default one)."""
+    callbacks = periodic_checkpoints(config)
+    return {"callbacks": callbacks, "enable_checkpointing": bool(callbacks)}
 
 
 def periodic_checkpoints(config: CheckpointConfig) -> list[ModelCheckpoint]:
@@ -76,7 +84,9 @@ def rank_zero_mlflow_logger(tracking, run_name: str | None, tags: dict, resume: 
         return DummyLogger()
     logger = mlflow_logger(tracking, run_name, tags)
     if resume is not None and resume.mlflow_run_id is not None:
-        logger._run_id = resume.mlflow_run_id  # MLFlowLogger's run_id argument, set before first use
+        logger._run_id = (
+            resume.mlflow_run_id
+        )  # MLFlowLogger's run_id argument, set before first use
     return logger
 
 

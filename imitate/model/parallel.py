@@ -69,8 +69,8 @@ def require_external_launch(trainer) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    environment = trainer.strategy.cluster_environment
-    if trainer.world_size == 1 or environment is None or environment.creates_processes_externally:
+    environment = getattr(trainer.strategy, "cluster_environment", None)  # None: one device
+    if environment is None or environment.creates_processes_externally:
         return
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         raise RuntimeError(
