@@ -66,7 +66,7 @@ def run(cfg: DictConfig) -> float:
         cfg.trainer,
         logger=logger if rank_zero_only.rank == 0 else False,  # one MLflow writer
         default_root_dir=str(output_dir),
-        callbacks=checkpoints.periodic_checkpoints(checkpointing),
+        **checkpoints.trainer_arguments(checkpointing),
     )
     parallel.require_external_launch(trainer)
     trainer.accumulate_grad_batches = grad_accumulation(
