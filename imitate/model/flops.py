@@ -76,7 +76,9 @@ def accelerator_of(device: torch.device) -> Accelerator | None:
 def non_embedding_parameters(model: PreTrainedModel) -> int:
     """Parameters minus token and position embeddings (a tied output head goes with them)."""
     embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
-    position = getattr(getattr(model, "transformer", None), "wpe", None)  # GPT-2's learned positions
+    position = getattr(
+        getattr(model, "transformer", None), "wpe", None
+    )  # GPT-2's learned positions
     if position is not None:
         embeddings |= {id(p) for p in position.parameters()}
     return sum(p.numel() for p in model.parameters() if id(p) not in embeddings)
