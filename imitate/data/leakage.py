@@ -152,8 +152,8 @@ def find_leaks(
         ]
         if len(near) == len(refs):
             log.warning(
-                "eval prompt %s: all %d candidate slots are near the threshold; "
-                "raise data.leakage.candidates to see every leak",
+                "eval prompt %s: all %d candidate slots are over the threshold; more training "
+                "turns may leak than are reported (drop_train could miss some)",
                 prompt.id,
                 len(refs),
             )
