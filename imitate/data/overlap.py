@@ -67,9 +67,10 @@ class DiversityConfig:
     """``data.diversity``: whether the data card measures it, and over how many queries."""
 
     enabled: bool = True
-    # None: every user query. A number: a seeded sample of that many, so mixes of different
-    # sizes compare (the max over more queries is higher) and big mixes stay quick.
-    sample_queries: int | None = None
+    # A seeded sample of this many user queries (None: all). The max over more queries is higher
+    # (packaged ShareGPT: 12.3 BLEU on 1,000 queries, 18.6 on 5,000, 38.0 on all 61k), so only a
+    # fixed sample size compares mixes and budgets; 1,000 unique queries give 9.7 (paper: 8).
+    sample_queries: int | None = 1000
 
 
 def diversity_for_card(
