@@ -58,7 +58,7 @@ def read_records(path: str, report: DataReport, split: str = "train") -> Iterato
 def _existing(path: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
-            f"data source file {str(path)!r} does not exist; set data.source.path to a ShareGPT "
+            f"data source file {str(path)!r} does not exist; set data.sources.<name>.path to a ShareGPT "
             "JSON/JSONL file, an HF datasets id (owner/name) or 'package' for the bundled ShareGPT V3"
         )
     return path

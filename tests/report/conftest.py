@@ -13,13 +13,6 @@ from tests.sweep.grid import EXPERIMENT, shared_grid
 MMLU_BY_ROLE = {cells.ROLE_IMITATION: 0.30, cells.ROLE_BASE: 0.25}
 
 
-def pytest_configure(config) -> None:
-    # Until pyproject.toml registers it (--strict-markers refuses unknown marks).
-    config.addinivalue_line(
-        "markers", "browser: needs chromium + chromedriver (skipped when absent)"
-    )
-
-
 @pytest.fixture(scope="session")
 def report_grid(tmp_path_factory, smollm2_tokenizer):
     """The grid after its rerun, with mmlu/acc on every imitation and base run (varied per run)."""
