@@ -14,7 +14,7 @@ from tests.conftest import REPO, compose_config
 
 CONF = REPO / "conf"
 ROOT_GROUPS = {"data", "model", "trainer", "eval", "tracking"}
-PRIMARY = {"train", "evaluate"}
+PRIMARY = {"train", "evaluate", "plan"}
 # kwargs the code passes at call time, so the YAML legitimately leaves them out
 CALL_TIME_KWARGS = {
     "logger",
@@ -37,7 +37,7 @@ def overrides_for(relative: str) -> tuple[str, list[str]]:
     if str(path.parent) == ".":
         return path.name, []
     group, option = str(path.parent), path.name
-    if group in ROOT_GROUPS:
+    if group in ROOT_GROUPS or group.startswith("hydra/"):  # hydra/* groups already have a default
         return "train", [f"{group}={option}"]
     return "train", [f"+{group}={option}"]
 
