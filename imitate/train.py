@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from pathlib import Path
@@ -52,7 +53,9 @@ def run(cfg: DictConfig) -> float:
         weights_cache_dir=cfg.model.backbone.cache_dir,
     )
     checkpointing = checkpoints.CheckpointConfig(**cfg.checkpoint)
-    resume = checkpoints.resume_point(checkpointing, cfg.resume)
+    resume = checkpoints.resume_point(checkpointing, cfg.resume) or _resume_sweep_cell(
+        cfg, checkpointing
+    )
 
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     tags = mlflow_run.run_tags(dict(choices)) | cells.cell_tags(cfg, dict(choices))
@@ -88,6 +91,14 @@ def run(cfg: DictConfig) -> float:
     logger.finalize("success")
     _print_where(output_dir, model_dir, cfg.tracking.uri, results)
     return results[metrics.HELDOUT_LOSS]
+
+
+def _resume_sweep_cell(cfg: DictConfig, checkpointing) -> checkpoints.ResumePoint | None:
+    """``resume=auto`` in a sweep rerun: continue the cell's interrupted run from its own folder."""
+    earlier = cells.unfinished_checkpoint_dir(cfg) if cfg.resume == "auto" else None
+    if earlier is None or earlier == checkpointing.dir:
+        return None
+    return checkpoints.resume_point(dataclasses.replace(checkpointing, dir=earlier), "auto")
 
 
 def grad_accumulation(global_batch: int, micro_batch: int, world_size: int) -> int:

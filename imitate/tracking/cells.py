@@ -26,7 +26,8 @@ TAG_CONFIG_HASH = "config_hash"
 TAG_PARENT = "mlflow.parentRunId"  # MLflow's own tag: the UI nests the child under its parent
 TAG_GRID = "grid."  # + swept key, e.g. grid.data.max_tokens=512, grid.model=tiny_llama
 TAG_PARAMETERS = "model_parameters"  # the base model's size, for plots against base size
-TAG_OUTPUT_DIR = "output_dir"  # where the cell's checkpoints live, for resuming it
+TAG_OUTPUT_DIR = "output_dir"  # where the cell's outputs live
+TAG_CHECKPOINT_DIR = "checkpoint_dir"  # where its checkpoints live: a rerun resumes from there
 
 # Top-level keys that say where results go or how the sweep is wired, not what is computed.
 RUN_SPECIFIC = ("run_name", "tracking", "resume", "reference")
@@ -69,6 +70,7 @@ def cell_tags(cfg: DictConfig, choices: dict[str, Any]) -> dict[str, str]:
         TAG_ROLE: ROLE_BASE if base else ROLE_IMITATION,
         TAG_CONFIG_HASH: config_hash(cfg),
         TAG_OUTPUT_DIR: str(cfg.output_dir),
+        TAG_CHECKPOINT_DIR: str(cfg.checkpoint.dir),
     }
     for key in cfg.tracking.get("grid") or []:
         if base and _training_only(key):
@@ -149,3 +151,24 @@ def finished_result(cfg: DictConfig, metric: str) -> float | None:
         return None
     log.info("sweep cell %s finished before in run %s: skipped", digest, run.info.run_id)
     return run.data.metrics.get(metric, float("nan"))
+
+
+def unfinished_checkpoint_dir(cfg: DictConfig) -> str | None:
+    """Checkpoint folder of this sweep cell's latest unfinished run (killed, failed, still marked running).
+
+    A rerun of the sweep command gets new output folders; with ``resume=auto`` the cell continues
+    from the checkpoints its interrupted run left behind, in that run's folder.
+    """
+    if cfg.tracking.get("parent_run_id") is None:
+        return None
+    client = MlflowClient(cfg.tracking.uri)
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.{TAG_CONFIG_HASH} = '{config_hash(cfg)}' and attributes.status != 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].data.tags.get(TAG_CHECKPOINT_DIR) if runs else None
