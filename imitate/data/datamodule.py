@@ -13,16 +13,21 @@ import torch
 from datasets.fingerprint import Hasher
 from filelock import FileLock
 from torch.utils.data import DataLoader, Dataset
+from torchdata.stateful_dataloader import StatefulDataLoader
+from torchdata.stateful_dataloader.sampler import StatefulDistributedSampler
 
 from imitate.data.budget import parse_token_count
 from imitate.data.format import ChatFormat, ConversationEncoder
-from imitate.data.pipeline import LeakageConfig, Settings, build, stream_stats
+from imitate.data.leakage import LeakageConfig
+from imitate.data.overlap import DiversityConfig
+from imitate.data.pipeline import Settings, build, stream_stats
 from imitate.data.report import DataReport
 from imitate.data.source_formats import SourceConfig
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = 3  # bump when preprocessing changes, so old caches are not reused
+PIPELINE_VERSION = 4  # bump when preprocessing changes, so old caches are not reused
+_ONE_REPLICA = {"num_replicas": 1, "rank": 0}  # no trainer, or one that is not distributed
 
 
 class BlockDataset(Dataset):
@@ -59,7 +64,7 @@ class ImitationDataModule(pl.LightningDataModule):
         chat_format: dict | None = None,
         clean: dict | None = None,
         leakage: dict | None = None,
-        diversity: bool = False,
+        diversity: dict | None = None,
         cache_dir: str | None = None,
         num_workers: int = 0,
     ) -> None:
@@ -76,8 +81,8 @@ class ImitationDataModule(pl.LightningDataModule):
             heldout_prompts=heldout_prompts,
             seed=seed,
             clean=None if clean is None else dict(clean),
-            leakage=LeakageConfig(**dict(leakage or {})),
-            diversity=diversity,
+            leakage=LeakageConfig.from_mapping(leakage or {}),
+            diversity=DiversityConfig(**dict(diversity or {"enabled": False})),
         )
         self.micro_batch_size = micro_batch_size
         self.seed = seed
@@ -128,14 +133,20 @@ class ImitationDataModule(pl.LightningDataModule):
         self.report.counts.update(built["report"])
         self.stats = stream_stats(built["train"], "train") | stream_stats(built["val"], "val")
 
-    def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(
-            self.train_set,
-            self.micro_batch_size,
-            shuffle=True,
-            generator=generator,
-            num_workers=self.num_workers,
+    def train_dataloader(self) -> StatefulDataLoader:
+        """Shuffled by ``seed`` (a new order each epoch); each data-parallel rank reads its share.
+
+        Lightning calls this inside ``fit``, once the strategy knows the data-parallel layout. The
+        sampler is a ``DistributedSampler``, so Lightning keeps it rather than wrapping it in one of
+        its own, and it is stateful: the checkpoint holds how far each rank read, and a resumed run
+        reads on from there. (Wrapped, the position was lost with the wrapped sampler's state.)
+        """
+        layout = self.trainer.distributed_sampler_kwargs if self.trainer is not None else None
+        sampler = StatefulDistributedSampler(
+            self.train_set, **(layout or _ONE_REPLICA), shuffle=True, seed=self.seed
+        )
+        return StatefulDataLoader(
+            self.train_set, self.micro_batch_size, sampler=sampler, num_workers=self.num_workers
         )
 
     def val_dataloader(self) -> DataLoader:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,9 +16,9 @@ from imitate.data.card import build_data_card
 from imitate.data.clean import clean
 from imitate.data.conversations import ASSISTANT, USER, normalise_all
 from imitate.data.format import IGNORE_INDEX, ConversationEncoder
-from imitate.data.leakage import filter_leakage, load_eval_prompts
+from imitate.data.leakage import LeakageConfig, apply_leakage_config
 from imitate.data.mix import cap, seeded_mixture
-from imitate.data.overlap import query_diversity, user_queries
+from imitate.data.overlap import DiversityConfig, diversity_for_card
 from imitate.data.pack import TokenStream, pack_blocks
 from imitate.data.report import DataReport
 from imitate.data.source_formats import SourceConfig, read_source
@@ -26,15 +26,6 @@ from imitate.data.source_formats import SourceConfig, read_source
 log = logging.getLogger(__name__)
 
 _ENCODE_CHUNK = 256  # conversations per tokenizer call
-
-
-@dataclass
-class LeakageConfig:
-    """``data.leakage``: eval prompt files to check the training data against (paper: BLEU > 20)."""
-
-    eval_prompt_files: list[str] = field(default_factory=list)
-    direction: str = "drop_eval"  # drop_eval | drop_train
-    bleu_threshold: float = 20.0
 
 
 @dataclass
@@ -46,7 +37,7 @@ class Settings:
     seed: int
     clean: dict | None
     leakage: LeakageConfig
-    diversity: bool
+    diversity: DiversityConfig
 
 
 def build(
@@ -76,7 +67,7 @@ def build(
     report.count("train_conversations_unused", len(train) - len(used))
     val_stream, _ = _encode(encoder, val, None)
     diversity = (
-        query_diversity(user_queries(used)) if settings.diversity and len(used) > 1 else None
+        diversity_for_card(used, settings.diversity, settings.seed) if len(used) > 1 else None
     )
     card = build_data_card(
         used,
@@ -105,10 +96,7 @@ def _load_all(sources: dict[str, SourceConfig], report: DataReport) -> list[dict
 
 
 def _filter_leakage(conversations: list[dict], config: LeakageConfig, report: DataReport):
-    if not config.eval_prompt_files:
-        return None
-    prompts = load_eval_prompts(list(config.eval_prompt_files))
-    return filter_leakage(conversations, prompts, report, config.direction, config.bleu_threshold)
+    return apply_leakage_config(conversations, config, report) if config.eval_prompt_files else None
 
 
 def _mix(
