@@ -38,7 +38,9 @@ def build(source_file, tokenizer, cache_dir=None, **overrides) -> ImitationDataM
     options = dict(
         block_size=32, max_tokens=None, val_conversations=5, heldout_prompts=2, cache_dir=cache_dir
     )
-    datamodule = ImitationDataModule(sources={"test": {"path": str(source_file)}}, **(options | overrides))
+    datamodule = ImitationDataModule(
+        sources={"test": {"path": str(source_file)}}, **(options | overrides)
+    )
     datamodule.prepare(tokenizer)
     return datamodule
 
@@ -61,7 +63,7 @@ def test_budget_strings_are_exact_and_nested(source_file, tokenizer) -> None:
 def test_asking_for_more_tokens_than_exist_says_how_many_exist(source_file, tokenizer) -> None:
     with pytest.raises(
         ValueError,
-        match=r"data.max_tokens=1,000,000 but the sources .* hold only [\d,]+ training tokens",
+        match=r"data.max_tokens=1,000,000 but the sources .* hold only [\d,]+ training tokens.*allow_smaller",
     ):
         build(source_file, tokenizer, max_tokens="1M")
 
@@ -79,3 +81,19 @@ def test_second_prepare_reuses_the_cache(source_file, tokenizer, tmp_path, caplo
     np.testing.assert_array_equal(first.train_set.ids, second.train_set.ids)
     assert first.report.counts == second.report.counts
     assert second.heldout[0]["reference"]
+
+
+def test_allow_smaller_trains_on_everything_and_counts_the_shortfall(
+    source_file, tokenizer
+) -> None:
+    datamodule = build(source_file, tokenizer, max_tokens="1M", allow_smaller=True)
+    available = int(datamodule.stats["data/train_tokens"])
+    assert 0 < available < 1_000_000
+    assert datamodule.report.counts["budget_shortfall_tokens"] == 1_000_000 - available
+
+
+def test_weight_that_does_not_parse_names_the_source() -> None:
+    with pytest.raises(
+        ValueError, match=r"data.sources.web: weight must be a number above 0.*'lots'"
+    ):
+        ImitationDataModule(sources={"web": {"path": "x.jsonl", "weight": "lots"}})

@@ -65,6 +65,7 @@ class ImitationDataModule(pl.LightningDataModule):
         clean: dict | None = None,
         leakage: dict | None = None,
         diversity: dict | None = None,
+        allow_smaller: bool = False,
         cache_dir: str | None = None,
         num_workers: int = 0,
     ) -> None:
@@ -73,7 +74,7 @@ class ImitationDataModule(pl.LightningDataModule):
             raise ValueError(
                 "data.sources is empty; name at least one source (see conf/data/sharegpt.yaml)"
             )
-        self.sources = {name: SourceConfig(**dict(cfg)) for name, cfg in sources.items()}
+        self.sources = {name: _source_config(name, cfg) for name, cfg in sources.items()}
         self.settings = Settings(
             block_size=block_size,
             max_tokens=None if max_tokens is None else parse_token_count(max_tokens),
@@ -82,6 +83,7 @@ class ImitationDataModule(pl.LightningDataModule):
             seed=seed,
             clean=None if clean is None else dict(clean),
             leakage=LeakageConfig.from_mapping(leakage or {}),
+            allow_smaller=allow_smaller,
             diversity=DiversityConfig(**dict(diversity or {"enabled": False})),
         )
         self.micro_batch_size = micro_batch_size
@@ -151,6 +153,13 @@ class ImitationDataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, self.micro_batch_size, num_workers=self.num_workers)
+
+
+def _source_config(name: str, cfg) -> SourceConfig:
+    try:
+        return SourceConfig(**dict(cfg))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"data.sources.{name}: {err}") from err
 
 
 def _file_identity(path: str) -> str:

@@ -38,6 +38,7 @@ class Settings:
     clean: dict | None
     leakage: LeakageConfig
     diversity: DiversityConfig
+    allow_smaller: bool = False  # a budget above what the sources hold: warn and use them all
 
 
 def build(
@@ -61,7 +62,7 @@ def build(
     # validation set and the training subsets of a budget ladder are prefixes of each other.
     val, train = mixed[: settings.val_conversations], mixed[settings.val_conversations :]
     train_stream, per_source = _encode(encoder, train, settings.max_tokens)
-    _check_budget(train_stream, settings.max_tokens, sources)
+    _check_budget(train_stream, settings, sources, report)
     used = train[: len(train_stream.pieces)]
     report.count("train_conversations_used", len(used))
     report.count("train_conversations_unused", len(train) - len(used))
@@ -131,14 +132,21 @@ def _encode(encoder: ConversationEncoder, conversations: list[dict], max_tokens:
 
 
 def _check_budget(
-    stream: TokenStream, max_tokens: int | None, sources: dict[str, SourceConfig]
+    stream: TokenStream, settings: Settings, sources: dict[str, SourceConfig], report: DataReport
 ) -> None:
-    if max_tokens is not None and stream.num_tokens < max_tokens:
-        names = ", ".join(f"{n} ({s.path})" for n, s in sources.items())
+    if settings.max_tokens is None or stream.num_tokens >= settings.max_tokens:
+        return
+    names = ", ".join(f"{n} ({s.path})" for n, s in sources.items())
+    message = (
+        f"data.max_tokens={settings.max_tokens:,} but the sources {names} hold only "
+        f"{stream.num_tokens:,} training tokens after filtering"
+    )
+    if not settings.allow_smaller:
         raise ValueError(
-            f"data.max_tokens={max_tokens:,} but the sources {names} hold only "
-            f"{stream.num_tokens:,} training tokens after filtering; lower data.max_tokens"
+            f"{message}; lower data.max_tokens, or set data.allow_smaller=true to train on all of them"
         )
+    log.warning("%s; data.allow_smaller=true: training on all of them", message)
+    report.count("budget_shortfall_tokens", settings.max_tokens - stream.num_tokens)
 
 
 def _heldout_prompts(conversations: list[dict], count: int) -> list[dict]:

@@ -43,11 +43,19 @@ class SourceConfig:
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise ValueError(f"data source format {self.format!r}; valid: {', '.join(FORMATS)}")
+            raise ValueError(f"format {self.format!r}; valid: {', '.join(FORMATS)}")
         if isinstance(self.fields, dict):
             self.fields = FieldMap(**self.fields)
-        if self.weight is not None and not float(self.weight) > 0:
-            raise ValueError(f"data source weight must be a number above 0, got {self.weight!r}")
+        if self.weight is not None:
+            given = self.weight
+            try:
+                self.weight = float(given)
+            except (TypeError, ValueError):
+                self.weight = -1.0  # reported just below, with what would be valid
+            if not self.weight > 0:
+                raise ValueError(
+                    f"weight must be a number above 0 (or null: by size), got {given!r}"
+                )
 
 
 def read_source(source: SourceConfig, report: DataReport) -> Iterator[tuple[str, Any]]:
