@@ -35,7 +35,9 @@ def _worker(rank: int, port: int, queue) -> None:
     _step(sharded, distribute_tensor(torch.ones(8, 3), mesh, [Shard(0)]))
     full = sharded.detach().full_tensor()
     if rank == 0:
-        queue.put(full)
+        # Plain numbers, not a tensor: a tensor travels as a shared-memory handle that dies with
+        # this process, which may exit before the parent reads it.
+        queue.put(full.tolist())
     dist.destroy_process_group()
 
 
@@ -46,7 +48,7 @@ def test_rms_scale_uses_the_full_tensor_across_shards() -> None:
     processes = [context.Process(target=_worker, args=(r, port, queue)) for r in range(WORLD)]
     for process in processes:
         process.start()
-    sharded_result = queue.get(timeout=120)
+    sharded_result = torch.tensor(queue.get(timeout=120))
     for process in processes:
         process.join(timeout=60)
         assert process.exitcode == 0
