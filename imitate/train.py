@@ -81,8 +81,8 @@ def run(cfg: DictConfig) -> float:
     # backbone is initialised inside fit(); the same seed must give the same run either way.
     pl.seed_everything(cfg.seed, workers=True)
     if cfg.train:  # false: a base-model reference row, evaluated as it is
-        train_loader = checkpoints.resumable_loader(datamodule.train_dataloader())
-        trainer.fit(lm, train_loader, datamodule.val_dataloader(), ckpt_path=resume and resume.path)
+        # The datamodule, not its loaders: fit builds them once it knows the data-parallel ranks.
+        trainer.fit(lm, datamodule=datamodule, ckpt_path=resume and resume.path)
         checkpoints.save_final(trainer, checkpointing)
 
     results = evaluate(cfg.eval, trainer, lm, tokenizer, chat_format, datamodule, client, run_id)

@@ -2,9 +2,9 @@
 
 Lightning writes the checkpoints: under ``trainer=fsdp`` each is a folder of per-rank shards
 (``torch.distributed.checkpoint``) plus Lightning's ``meta.pt``; under other strategies a single
-``.ckpt`` file. Besides weights, optimizer and scheduler, a checkpoint holds the loop state, the
-train loader's position (a ``StatefulDataLoader``) and the MLflow run id, so a resumed job
-continues the same run from the same batch.
+``.ckpt`` file. Besides weights, optimizer and scheduler, a checkpoint holds the loop state, each
+rank's train loader position (the datamodule's ``StatefulDataLoader``) and the MLflow run id, so a
+resumed job continues the same run from the same batch.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers.logger import DummyLogger
 from pytorch_lightning.utilities import rank_zero_only
 from torch.distributed.tensor import DTensor
-from torch.utils.data import DataLoader
-from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedModel
 
 from imitate.tracking.mlflow_run import mlflow_logger
@@ -140,19 +138,6 @@ def _stored_run_id(path: Path) -> str | None:
 
 def _step_of(path: Path) -> int:
     return int(path.stem.split("=", 1)[1])
-
-
-def resumable_loader(loader: DataLoader) -> StatefulDataLoader:
-    """The same loader as a ``StatefulDataLoader``, whose position Lightning saves and restores."""
-    return StatefulDataLoader(
-        loader.dataset,
-        batch_size=loader.batch_size,
-        shuffle=isinstance(loader.sampler, torch.utils.data.RandomSampler),
-        generator=loader.generator,
-        num_workers=loader.num_workers,
-        collate_fn=loader.collate_fn,
-        drop_last=loader.drop_last,
-    )
 
 
 def full_state_dict(model: PreTrainedModel) -> dict[str, torch.Tensor]:

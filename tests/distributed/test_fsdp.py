@@ -37,15 +37,15 @@ COMMON = [
     "eval.generations.num_prompts=0",
     "optim.warmup_steps=1",
 ]
+CHECKPOINTS = ["checkpoint.every_n_steps=1", "checkpoint.keep_last=2"]
 FSDP = [
+    *CHECKPOINTS,
     "trainer=fsdp",
     "trainer.accelerator=cpu",
     "trainer.devices=2",
     "trainer.log_every_n_steps=1",
     "parallel.param_dtype=float32",  # CPUs: compare in fp32
     "parallel.meta_init=false",  # same random init as the single process (meta init is per shard)
-    "checkpoint.every_n_steps=1",
-    "checkpoint.keep_last=2",
 ]
 
 
@@ -128,15 +128,14 @@ def test_fsdp_llama_matches_one_process(single, fsdp) -> None:
     assert fsdp == pytest.approx(single, rel=5e-3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: after an FSDP resume the weights, optimizer, scheduler and MLflow run are "
-    "restored (checked) but the 2-rank train loader resumes in a different sample order; "
-    "single-device resume is exact",
-)
-def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(workdir, fsdp) -> None:
-    name = "killed"
-    command = _command(name, workdir, FSDP, processes=2)
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(
+    workdir, processes, request
+) -> None:
+    # Weights, optimizer, scheduler and each rank's place in the shuffled data must all come back.
+    name, overrides = (f"killed_{processes}", FSDP if processes > 1 else CHECKPOINTS)
+    uninterrupted = request.getfixturevalue("fsdp" if processes > 1 else "single")
+    command = _command(name, workdir, overrides, processes)
     job = subprocess.Popen(
         command,
         cwd=workdir,
@@ -155,10 +154,14 @@ def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(workdir, fsdp
     assert job.returncode == -signal.SIGKILL
     assert killed_at is not None and killed_at.name != f"step={STEPS}.ckpt", "killed too late"
 
-    _run(name, workdir, [*FSDP, "resume=auto"], processes=2)
+    _run(name, workdir, [*overrides, "resume=auto"], processes)
     _, runs = _runs(workdir, name)
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
-    assert _losses(workdir, name) == pytest.approx(fsdp, rel=1e-5)
+    # Lightning saves step N's checkpoint before it logs step N-1's loss: a kill in between can
+    # lose that one point, so only the steps from the resumed one on are required.
+    losses, resumed_at = _losses(workdir, name), int(killed_at.stem.split("=")[1])
+    assert set(range(resumed_at, STEPS)) <= losses.keys()
+    assert losses == pytest.approx({step: uninterrupted[step] for step in losses}, rel=1e-5)
 
 
 def test_consolidated_checkpoint_gives_the_sharded_runs_logits(workdir, fsdp, tmp_path) -> None:
