@@ -63,9 +63,9 @@ def test_losses_and_data_counts_are_logged(smoke_run) -> None:
         assert name in run.data.metrics, name
     assert run.data.metrics["data/recovered_from_truncated_json"] == 17_671
     assert run.data.metrics["data/skipped_other_model"] > 0
-    assert (
-        len(client.get_metric_history(run.info.run_id, metrics.TRAIN_LOSS)) == 2
-    )  # per optimizer step
+    for per_step in (metrics.TRAIN_LOSS, metrics.LEARNING_RATE, metrics.TOKENS_PER_SECOND):
+        history = client.get_metric_history(run.info.run_id, per_step)
+        assert len(history) == 2, per_step  # once per optimizer step, not per micro-batch
 
 
 def test_config_and_generations_are_artifacts(smoke_run, tmp_path) -> None:

@@ -49,6 +49,8 @@ class ImitationLM(pl.LightningModule):
         self.val_perplexity = Perplexity(ignore_index=IGNORE_INDEX)
         self._tokens_seen = 0
         self._step_losses: list[torch.Tensor] = []
+        self._step_tokens: list[torch.Tensor] = []
+        self._seq_len = 0
         self._fit_start: float | None = None
 
     def configure_model(self) -> None:
@@ -78,6 +80,8 @@ class ImitationLM(pl.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self(batch).loss
         self._step_losses.append(loss.detach())
+        self._step_tokens.append(batch["attention_mask"].sum())  # a tensor: no device sync here
+        self._seq_len = batch["input_ids"].shape[1]
         return loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
@@ -89,6 +93,7 @@ class ImitationLM(pl.LightningModule):
         step_loss = torch.stack(self._step_losses).mean()
         self._step_losses.clear()
         self.log(metrics.TRAIN_LOSS, step_loss, prog_bar=True, sync_dist=True)
+        self._log_step_counters(optimizer)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Rank 0 writes this into the checkpoint's metadata: resume=auto continues the same run.
@@ -107,14 +112,16 @@ class ImitationLM(pl.LightningModule):
     def on_train_start(self) -> None:
         self._fit_start = time.perf_counter()
 
-    def on_train_batch_end(self, outputs, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        # Throughput since training started, counted after backward so the batch's time is in it.
-        self._tokens_seen += int(batch["attention_mask"].sum()) * self.trainer.world_size
+    def _log_step_counters(self, optimizer) -> None:
+        # Once per optimizer step, not per micro-batch: logging is not free on small models,
+        # and reading the token count syncs the device.
+        self._tokens_seen += int(torch.stack(self._step_tokens).sum()) * self.trainer.world_size
+        self._step_tokens.clear()
         elapsed = time.perf_counter() - (self._fit_start or time.perf_counter())
         self.log(metrics.TOKENS_SEEN, float(self._tokens_seen))
-        if elapsed > 0:
-            self._log_throughput(self._tokens_seen / elapsed, batch["input_ids"].shape[1])
-        self.log(metrics.LEARNING_RATE, self.trainer.optimizers[0].param_groups[0]["lr"])
+        if elapsed > 0:  # since training started, after this step's last backward
+            self._log_throughput(self._tokens_seen / elapsed, self._seq_len)
+        self.log(metrics.LEARNING_RATE, optimizer.param_groups[0]["lr"])
 
     def _log_throughput(self, tokens_per_second: float, seq_len: int) -> None:
         """tokens/s, tokens/s per device, and MFU where the device's peak is in the table."""
