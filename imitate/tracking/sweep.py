@@ -203,6 +203,8 @@ def describe_cell(config: DictConfig) -> str:
 
 def sweep_hash(config: DictConfig, overrides: list[str]) -> str:
     """Identifies the sweep command: the config name, its overrides and the sweeper's params."""
-    params = OmegaConf.to_container(config.hydra.sweeper.params or {}, resolve=False)
+    # No sweeper params (a sweep given on the command line alone): None or an empty DictConfig.
+    params = config.hydra.sweeper.params
+    params = OmegaConf.to_container(params, resolve=False) if isinstance(params, DictConfig) else {}
     content = [config.hydra.job.config_name, sorted(overrides), params]
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
