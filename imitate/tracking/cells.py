@@ -105,12 +105,18 @@ def count_base_parameters(backbone: DictConfig) -> int | None:
 
 def finished_run(client: MlflowClient, experiment_name: str, digest: str) -> Run | None:
     """The latest FINISHED run in the experiment with this config hash, if any."""
+    return _latest_with_hash(client, experiment_name, digest, "attributes.status = 'FINISHED'")
+
+
+def _latest_with_hash(
+    client: MlflowClient, experiment_name: str, digest: str, status: str
+) -> Run | None:
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment is None:
         return None
     runs = client.search_runs(
         [experiment.experiment_id],
-        filter_string=f"tags.{TAG_CONFIG_HASH} = '{digest}' and attributes.status = 'FINISHED'",
+        filter_string=f"tags.{TAG_CONFIG_HASH} = '{digest}' and {status}",
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
@@ -162,13 +168,7 @@ def unfinished_checkpoint_dir(cfg: DictConfig) -> str | None:
     if cfg.tracking.get("parent_run_id") is None:
         return None
     client = MlflowClient(cfg.tracking.uri)
-    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
-    if experiment is None:
-        return None
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"tags.{TAG_CONFIG_HASH} = '{config_hash(cfg)}' and attributes.status != 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
+    run = _latest_with_hash(
+        client, cfg.tracking.experiment, config_hash(cfg), "attributes.status != 'FINISHED'"
     )
-    return runs[0].data.tags.get(TAG_CHECKPOINT_DIR) if runs else None
+    return run.data.tags.get(TAG_CHECKPOINT_DIR) if run else None
