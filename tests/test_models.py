@@ -38,12 +38,12 @@ def test_smollm2_config_matches_the_packaged_weights(smollm2_tokenizer) -> None:
     """The inline architecture (used on meta) must equal what the GGUF really holds."""
     from transformers import AutoConfig
 
-    from imitate.model.backbones import _local_weights
+    from imitate.model.backbones import local_weights
 
     cfg = compose_config(["model=smollm2_135m"])
     inline = architecture_config(cfg.model.backbone.architecture, dict(cfg.model.backbone.config))
     real = AutoConfig.from_pretrained(
-        _local_weights(cfg.model.backbone.weights, cfg.model.backbone.cache_dir)
+        local_weights(cfg.model.backbone.weights, cfg.model.backbone.cache_dir)
     )
     for key in (
         "vocab_size",

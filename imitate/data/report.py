@@ -30,15 +30,3 @@ class DataReport:
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.counts[f"dropped_{reason}"] += n
-
-    def merge(self, other: DataReport) -> None:
-        self.counts.update(other.counts)
-
-    def as_metrics(self, prefix: str = "data/") -> dict[str, float]:
-        return {f"{prefix}{key}": float(value) for key, value in sorted(self.counts.items())}
-
-    def summary(self) -> str:
-        if not self.counts:
-            return "data report: nothing skipped or dropped"
-        rows = [f"  {key:<40} {value:>10,}" for key, value in sorted(self.counts.items())]
-        return "data report:\n" + "\n".join(rows)

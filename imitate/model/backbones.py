@@ -39,13 +39,13 @@ def build_backbone(
             model = AutoModelForCausalLM.from_config(hf_config, torch_dtype=torch_dtype)
         return model
     return AutoModelForCausalLM.from_pretrained(
-        _local_weights(weights, cache_dir), torch_dtype=torch_dtype
+        local_weights(weights, cache_dir), torch_dtype=torch_dtype
     )
 
 
 def build_tokenizer(name_or_path: str, cache_dir: str = DEFAULT_CACHE):
     """A fast tokenizer from a hub id, a local directory or ``package:<dist>``."""
-    return AutoTokenizer.from_pretrained(_local_weights(name_or_path, cache_dir))
+    return AutoTokenizer.from_pretrained(local_weights(name_or_path, cache_dir))
 
 
 def architecture_config(architecture: str, config: dict[str, Any]) -> PretrainedConfig:
@@ -61,7 +61,8 @@ def architecture_config(architecture: str, config: dict[str, Any]) -> Pretrained
     return config_class(**config)
 
 
-def _local_weights(weights: str, cache_dir: str) -> str:
+def local_weights(weights: str, cache_dir: str) -> str:
+    """A local directory for `weights`: a converted packaged GGUF, a local path, or the hub id as given."""
     if weights.startswith(PACKAGE_PREFIX):
         return str(converted_dir(packaged_gguf(weights[len(PACKAGE_PREFIX) :]), cache_dir))
     if Path(weights).expanduser().exists():

@@ -24,7 +24,7 @@ from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully
 from torch.distributed.tensor import DTensor, distribute_tensor
 from transformers import PreTrainedModel
 
-from imitate.model.backbones import _local_weights
+from imitate.model.backbones import local_weights
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def pretrained_dir(weights: str | None, cache_dir: str) -> str | None:
     """A local ``save_pretrained`` directory for ``model.backbone.weights`` (downloads a hub id)."""
     if weights is None:
         return None
-    local = _local_weights(weights, cache_dir)  # GGUF packages are converted once, then cached
+    local = local_weights(weights, cache_dir)  # GGUF packages are converted once, then cached
     if Path(local).is_dir():
         return local
     from huggingface_hub import snapshot_download
