@@ -51,6 +51,7 @@ def run(cfg: DictConfig) -> float:
         parallel_config=ParallelConfig(**cfg.parallel),
         weights=cfg.model.backbone.weights,
         weights_cache_dir=cfg.model.backbone.cache_dir,
+        supervised_logits_only=cfg.loss.supervised_logits_only,
     )
     checkpointing = checkpoints.CheckpointConfig(**cfg.checkpoint)
     resume = checkpoints.resume_point(checkpointing, cfg.resume) or _resume_sweep_cell(

@@ -147,12 +147,27 @@ class ImitationDataModule(pl.LightningDataModule):
         sampler = StatefulDistributedSampler(
             self.train_set, **(layout or _ONE_REPLICA), shuffle=True, seed=self.seed
         )
-        return StatefulDataLoader(
+        return _NextEpochAfterEndLoader(
             self.train_set, self.micro_batch_size, sampler=sampler, num_workers=self.num_workers
         )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, self.micro_batch_size, num_workers=self.num_workers)
+
+
+class _NextEpochAfterEndLoader(StatefulDataLoader):
+    """A saved position at the very end of an epoch restores as "the next epoch from its start".
+
+    A checkpoint taken after an epoch's last batch holds a loader that has read everything.
+    Lightning, resuming, counts that epoch as done and starts the next one, but a stateful loader
+    applies a restored position to its next ``iter()``: the next epoch would read nothing and be
+    skipped.
+    """
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if state_dict.get("_num_yielded", 0) >= len(self):
+            return
+        super().load_state_dict(state_dict)
 
 
 def _source_config(name: str, cfg) -> SourceConfig:

@@ -10,6 +10,7 @@ resumed job continues the same run from the same batch.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ def periodic_checkpoints(config: CheckpointConfig) -> list[ModelCheckpoint]:
     if config.every_n_steps is None:
         return []
     return [
-        ModelCheckpoint(
+        _StepCheckpoint(
             dirpath=config.dir,
             filename=_FILENAME,
             every_n_train_steps=config.every_n_steps,
@@ -71,6 +72,19 @@ def periodic_checkpoints(config: CheckpointConfig) -> list[ModelCheckpoint]:
             save_on_exception=False,
         )
     ]
+
+
+class _StepCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that knows the step a run resumed at is on disk already.
+
+    Lightning forgets which step it saved last. A run resumed from a checkpoint taken at an
+    epoch's last batch validates that epoch first (the validation came after the save) and would
+    then save the same step again, as ``step=N-v1.ckpt``.
+    """
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._last_global_step_saved = trainer.global_step
 
 
 def rank_zero_mlflow_logger(tracking, run_name: str | None, tags: dict, resume: ResumePoint | None):
@@ -137,7 +151,8 @@ def _stored_run_id(path: Path) -> str | None:
 
 
 def _step_of(path: Path) -> int:
-    return int(path.stem.split("=", 1)[1])
+    """N of ``step=N.ckpt`` (or of Lightning's ``step=N-v1.ckpt`` for a second save of step N)."""
+    return int(re.match(r"step=(\d+)", path.name).group(1))
 
 
 def full_state_dict(model: PreTrainedModel) -> dict[str, torch.Tensor]:

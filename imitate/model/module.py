@@ -17,6 +17,7 @@ from imitate.data.format import IGNORE_INDEX
 from imitate.model import flops, parallel
 from imitate.model.backbones import DEFAULT_CACHE
 from imitate.model.checkpoints import MLFLOW_RUN_ID
+from imitate.model.loss import SupervisedProjection, full_logits_loss
 from imitate.model.optim import OptimConfig, build_optimizer, build_scheduler
 
 
@@ -35,6 +36,7 @@ class ImitationLM(pl.LightningModule):
         parallel_config: parallel.ParallelConfig | None = None,
         weights: str | None = None,
         weights_cache_dir: str = DEFAULT_CACHE,
+        supervised_logits_only: bool = True,
     ) -> None:
         super().__init__()
         self.backbone_factory = backbone_factory
@@ -43,8 +45,10 @@ class ImitationLM(pl.LightningModule):
         self.parallel_config = parallel_config or parallel.ParallelConfig()
         # The backbone config's weights and cache: FSDP reads pretrained weights shard by shard.
         self.weights, self.weights_cache_dir = weights, weights_cache_dir
+        self.supervised_logits_only = supervised_logits_only
         self.flops_per_token: float | None = None
         self.model: PreTrainedModel | None = None
+        self._train_loss: Callable[[PreTrainedModel, dict], torch.Tensor] = full_logits_loss
         self.val_loss = MeanMetric()
         self.val_perplexity = Perplexity(ignore_index=IGNORE_INDEX)
         self._tokens_seen = 0
@@ -69,16 +73,19 @@ class ImitationLM(pl.LightningModule):
         else:
             self.model = parallel.resized(self.backbone_factory(), self.vocab_size)
         self.model.train()  # from_pretrained returns eval mode; Lightning only toggles the root
+        if self.supervised_logits_only:  # after resizing and sharding: the final output head
+            self._train_loss = SupervisedProjection(self.model).loss
 
     def forward(self, batch: dict[str, torch.Tensor]):
         return self.model(
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
             labels=batch["labels"],
+            use_cache=False,
         )
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self(batch).loss
+        loss = self._train_loss(self.model, batch)
         self._step_losses.append(loss.detach())
         self._step_tokens.append(batch["attention_mask"].sum())  # a tensor: no device sync here
         self._seq_len = batch["input_ids"].shape[1]

@@ -34,7 +34,7 @@ RUN_SPECIFIC = ("run_name", "tracking", "resume", "reference")
 # Folders other keys interpolate (checkpoint.dir: ${output_dir}/...): hashed as placeholders.
 FOLDER_PLACEHOLDERS = {"output_dir": "<output_dir>", "cache_dir": "<cache_dir>"}
 # What a base-model row (no training) does not depend on.
-TRAINING_ONLY = ("optim", "batch")
+TRAINING_ONLY = ("optim", "batch", "loss")
 
 
 def config_hash(cfg: DictConfig) -> str:

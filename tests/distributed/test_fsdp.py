@@ -164,6 +164,33 @@ def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(
     assert losses == pytest.approx({step: uninterrupted[step] for step in losses}, rel=1e-5)
 
 
+def test_resume_from_an_epoch_end_checkpoint_trains_the_next_epoch(workdir) -> None:
+    # Two epochs of 2 steps: the step-2 checkpoint is saved after epoch 0's last batch, when the
+    # train loader has read everything. Resumed, epoch 1 must read its whole (reshuffled) epoch.
+    name = "epochs"
+    overrides = [
+        *CHECKPOINTS,
+        "checkpoint.keep_last=10",
+        "trainer.max_epochs=2",
+        "data.max_tokens=1024",
+    ]
+    _run(name, workdir, overrides, processes=1)
+    uninterrupted = _losses(workdir, name)
+    assert len(uninterrupted) == STEPS
+    checkpoints = workdir / name / "checkpoints"
+    for later in (3, 4):  # as if the job had died right after saving step 2
+        (checkpoints / f"step={later}.ckpt").unlink()
+
+    resumed_from_ms = time.time() * 1000
+    _run(name, workdir, [*overrides, "resume=auto"], processes=1)
+    client, [run] = _runs(workdir, name)
+    history = client.get_metric_history(run.info.run_id, metrics.TRAIN_LOSS)
+    resumed = {m.step: m.value for m in history if m.timestamp >= resumed_from_ms}
+    assert resumed == pytest.approx({2: uninterrupted[2], 3: uninterrupted[3]}, rel=1e-5)
+    saved = sorted(p.name for p in checkpoints.glob("step=*.ckpt"))
+    assert saved == [f"step={step}.ckpt" for step in range(1, STEPS + 1)]  # no step=2-v1 re-save
+
+
 def test_consolidated_checkpoint_gives_the_sharded_runs_logits(workdir, fsdp, tmp_path) -> None:
     final = workdir / "fsdp" / "checkpoints" / f"step={STEPS}.ckpt"
     assert is_complete(final)
