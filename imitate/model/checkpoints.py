@@ -28,7 +28,8 @@ from imitate.tracking.mlflow_run import mlflow_logger
 
 log = logging.getLogger(__name__)
 
-MLFLOW_RUN_ID = "imitate_mlflow_run_id"  # key in the checkpoint dict
+MLFLOW_RUN_ID = "imitate_mlflow_run_id"  # keys in the checkpoint dict
+TOKENS_SEEN_KEY = "imitate_tokens_seen"
 _SHARDED_COMPLETE_MARKERS = (".metadata", "meta.pt")  # DCP's index, then Lightning's (rank 0, last)
 _FILENAME = "{step}"  # ModelCheckpoint names it step=N.ckpt
 _DISK_MARGIN = 1.1  # free space wanted over the estimated size of the saved weights

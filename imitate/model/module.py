@@ -16,7 +16,7 @@ from imitate import metrics
 from imitate.data.format import IGNORE_INDEX
 from imitate.model import flops, parallel
 from imitate.model.backbones import DEFAULT_CACHE
-from imitate.model.checkpoints import MLFLOW_RUN_ID
+from imitate.model.checkpoints import MLFLOW_RUN_ID, TOKENS_SEEN_KEY
 from imitate.model.loss import SupervisedProjection, full_logits_loss
 from imitate.model.optim import OptimConfig, build_optimizer, build_scheduler
 
@@ -55,7 +55,7 @@ class ImitationLM(pl.LightningModule):
         self._step_losses: list[torch.Tensor] = []
         self._step_tokens: list[torch.Tensor] = []
         self._seq_len = 0
-        self._fit_start: float | None = None
+        self._throughput_since: tuple[float, int] = (time.perf_counter(), 0)  # (time, tokens seen)
 
     def configure_model(self) -> None:
         if self.model is not None:
@@ -103,8 +103,13 @@ class ImitationLM(pl.LightningModule):
         self._log_step_counters(optimizer)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # Rank 0 writes this into the checkpoint's metadata: resume=auto continues the same run.
+        # Rank 0 writes these into the checkpoint's metadata: resume=auto continues the same run
+        # and the same token count.
         checkpoint[MLFLOW_RUN_ID] = getattr(self.logger, "run_id", None)
+        checkpoint[TOKENS_SEEN_KEY] = self._tokens_seen
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._tokens_seen = checkpoint.get(TOKENS_SEEN_KEY, 0)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         output = self(batch)
@@ -117,17 +122,21 @@ class ImitationLM(pl.LightningModule):
         self.log(metrics.VAL_PERPLEXITY, self.val_perplexity)
 
     def on_train_start(self) -> None:
-        self._fit_start = time.perf_counter()
+        self._throughput_since = (time.perf_counter(), self._tokens_seen)
 
     def _log_step_counters(self, optimizer) -> None:
         # Once per optimizer step, not per micro-batch: logging is not free on small models,
         # and reading the token count syncs the device.
         self._tokens_seen += int(torch.stack(self._step_tokens).sum()) * self.trainer.world_size
         self._step_tokens.clear()
-        elapsed = time.perf_counter() - (self._fit_start or time.perf_counter())
         self.log(metrics.TOKENS_SEEN, float(self._tokens_seen))
-        if elapsed > 0:  # since training started, after this step's last backward
-            self._log_throughput(self._tokens_seen / elapsed, self._seq_len)
+        # Throughput of this optimizer step (from the previous one's last backward to this one's;
+        # the first counts from the start of training): a current rate, not an average that
+        # carries the warm-up of the first steps along.
+        now, (since, tokens_then) = time.perf_counter(), self._throughput_since
+        self._throughput_since = (now, self._tokens_seen)
+        if now > since:
+            self._log_throughput((self._tokens_seen - tokens_then) / (now - since), self._seq_len)
         self.log(metrics.LEARNING_RATE, optimizer.param_groups[0]["lr"])
 
     def _log_throughput(self, tokens_per_second: float, seq_len: int) -> None:

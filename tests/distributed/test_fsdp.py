@@ -86,6 +86,12 @@ def _losses(workdir: Path, name: str) -> dict[int, float]:
     return {m.step: m.value for m in history}
 
 
+def _final(workdir: Path, name: str, key: str) -> float:
+    """The value of ``key`` logged last (the newest timestamp, then the highest step)."""
+    client, [run] = _runs(workdir, name)
+    return max(client.get_metric_history(run.info.run_id, key), key=_order).value
+
+
 def _order(metric) -> tuple[int, int]:
     return metric.timestamp, metric.step
 
@@ -162,6 +168,9 @@ def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(
     losses, resumed_at = _losses(workdir, name), int(killed_at.stem.split("=")[1])
     assert set(range(resumed_at, STEPS)) <= losses.keys()
     assert losses == pytest.approx({step: uninterrupted[step] for step in losses}, rel=1e-5)
+    uninterrupted_name = "fsdp" if processes > 1 else "single"
+    tokens = _final(workdir, name, metrics.TOKENS_SEEN)  # counted on from the checkpoint
+    assert tokens == _final(workdir, uninterrupted_name, metrics.TOKENS_SEEN) > 0
 
 
 def test_resume_from_an_epoch_end_checkpoint_trains_the_next_epoch(workdir) -> None:
@@ -176,6 +185,7 @@ def test_resume_from_an_epoch_end_checkpoint_trains_the_next_epoch(workdir) -> N
     ]
     _run(name, workdir, overrides, processes=1)
     uninterrupted = _losses(workdir, name)
+    all_tokens = _final(workdir, name, metrics.TOKENS_SEEN)
     assert len(uninterrupted) == STEPS
     checkpoints = workdir / name / "checkpoints"
     for later in (3, 4):  # as if the job had died right after saving step 2
@@ -187,6 +197,7 @@ def test_resume_from_an_epoch_end_checkpoint_trains_the_next_epoch(workdir) -> N
     history = client.get_metric_history(run.info.run_id, metrics.TRAIN_LOSS)
     resumed = {m.step: m.value for m in history if m.timestamp >= resumed_from_ms}
     assert resumed == pytest.approx({2: uninterrupted[2], 3: uninterrupted[3]}, rel=1e-5)
+    assert _final(workdir, name, metrics.TOKENS_SEEN) == all_tokens  # counted on, not from 0
     saved = sorted(p.name for p in checkpoints.glob("step=*.ckpt"))
     assert saved == [f"step={step}.ckpt" for step in range(1, STEPS + 1)]  # no step=2-v1 re-save
 
