@@ -1,4 +1,5 @@
-"""FSDP2 on 2 CPU processes (gloo, torchrun): same losses as one process, exact resume, consolidation.
+"""FSDP2 and DDP on 2 CPU processes (gloo, torchrun): same losses as one process, exact resume,
+consolidation.
 
 Each run is a real ``python -m imitate`` job: 4 optimizer steps of a global batch of 8 blocks of 64
 tokens on the bundled ShareGPT. One process accumulates 2 micro-batches of 4; two processes take
@@ -132,6 +133,26 @@ def test_fsdp_gpt2_matches_one_process(workdir, model) -> None:
 def test_fsdp_llama_matches_one_process(single, fsdp) -> None:
     assert len(single) == STEPS
     assert fsdp == pytest.approx(single, rel=5e-3)
+
+
+def test_ddp_matches_one_process_and_trains_the_weights_fsdp_trains(workdir, single, fsdp) -> None:
+    ddp = [
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.precision=32-true",
+    ]
+    _run("ddp", workdir, [*ddp, "trainer.log_every_n_steps=1"], processes=2)
+    assert _losses(workdir, "ddp") == pytest.approx(single, rel=5e-3)
+    # The losses of 4 steps barely move; the weights tell whether gradients were averaged over
+    # both ranks: FSDP splits the batch the same way, so both must end with the same weights.
+    trained = {
+        run: AutoModelForCausalLM.from_pretrained(workdir / run / "model")
+        for run in ("ddp", "fsdp")
+    }
+    fsdp_weights = dict(trained["fsdp"].named_parameters())
+    for name, weight in trained["ddp"].named_parameters():
+        torch.testing.assert_close(weight, fsdp_weights[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
 @pytest.mark.parametrize("processes", [1, 2])
