@@ -92,7 +92,7 @@ def build_sharded(
     if config.meta_init:
         with init_empty_weights():  # parameters on meta; buffers (small) built for real on CPU
             model = factory(weights=None)
-        model = resized(model, vocab_size, mean_resizing=False)  # new rows filled on load
+        model = resized(model, vocab_size)  # on meta: the loader writes the new rows
     else:
         model = resized(factory(), vocab_size)
     # Sharded master weights stay fp32; parallel.param_dtype is what is gathered and computed in.
@@ -115,10 +115,22 @@ def pretrained_dir(weights: str | None, cache_dir: str) -> str | None:
     return snapshot_download(local, allow_patterns=["*.safetensors", "*.json"])
 
 
-def resized(model: PreTrainedModel, vocab_size: int | None, **options) -> PreTrainedModel:
-    """Grow the embeddings to the tokenizer's vocabulary (imitate adds role-marker tokens)."""
-    if vocab_size and model.get_input_embeddings().num_embeddings < vocab_size:
-        model.resize_token_embeddings(vocab_size, **options)
+def resized(model: PreTrainedModel, vocab_size: int | None) -> PreTrainedModel:
+    """Grow the embeddings to the tokenizer's vocabulary (imitate adds role-marker tokens).
+
+    New rows start as the mean of the existing ones, as ``_copy_into`` writes them when weights
+    are loaded shard by shard, so every strategy starts from the same weights (HF's own mean
+    resizing samples them at random).
+    """
+    known = model.get_input_embeddings().num_embeddings
+    if not vocab_size or known >= vocab_size:
+        return model
+    model.resize_token_embeddings(vocab_size, mean_resizing=False)
+    heads = {id(m): m for m in (model.get_input_embeddings(), model.get_output_embeddings()) if m}
+    with torch.no_grad():
+        for head in heads.values():
+            if not head.weight.is_meta:
+                head.weight[known:] = head.weight[:known].float().mean(0).to(head.weight.dtype)
     return model
 
 
@@ -201,11 +213,13 @@ def load_sharded(model: PreTrainedModel, weights_dir: Path) -> None:
 
 
 def _copy_into(param: torch.Tensor, full: torch.Tensor) -> None:
-    if full.shape[0] < param.shape[0]:  # embeddings grown for role markers: new rows = mean row
-        extra = full.float().mean(0, keepdim=True).expand(param.shape[0] - full.shape[0], -1)
-        full = torch.cat([full, extra.to(full.dtype)])
+    full = full.to(param.dtype)
+    if full.shape[0] < param.shape[0]:  # embeddings grown for role markers: the mean row,
+        mean = full.float().mean(0, keepdim=True).to(param.dtype)  # as ``resized`` fills them
+        full = torch.cat([full, mean.expand(param.shape[0] - full.shape[0], -1)])
     if isinstance(param, DTensor):
-        local = distribute_tensor(full.to(param.dtype), param.device_mesh, param.placements)
+        # Every rank read the same file: each keeps its own slice, no scatter from rank 0.
+        local = distribute_tensor(full, param.device_mesh, param.placements, src_data_rank=None)
         param.to_local().copy_(local.to_local())
     else:
         param.copy_(full)

@@ -21,11 +21,13 @@ from pathlib import Path
 import psutil
 import pytest
 import torch
+from hydra.utils import instantiate
 from mlflow.tracking import MlflowClient
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from imitate import metrics
 from imitate.model.checkpoints import consolidate, is_complete, newest_complete
+from tests.conftest import compose_config
 
 pytestmark = pytest.mark.slow
 
@@ -153,6 +155,24 @@ def test_ddp_matches_one_process_and_trains_the_weights_fsdp_trains(workdir, sin
     fsdp_weights = dict(trained["fsdp"].named_parameters())
     for name, weight in trained["ddp"].named_parameters():
         torch.testing.assert_close(weight, fsdp_weights[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_meta_init_reads_pretrained_weights_shard_by_shard(workdir) -> None:
+    # A pretrained checkpoint on disk, read by FSDP on the meta device one tensor at a time (each
+    # rank copying its own slice) and by one process with from_pretrained: same starting weights,
+    # grown vocabulary rows included, so the first step's loss is the same to float rounding.
+    pretrained = workdir / "pretrained"
+    torch.manual_seed(7)
+    # Weights large enough that the loss depends on each of them (at HF's default 0.02 a
+    # 2-layer model predicts a near-uniform distribution whatever its weights).
+    config = compose_config(["model=tiny_llama", "+model.backbone.config.initializer_range=0.3"])
+    instantiate(config.model.backbone).save_pretrained(pretrained)
+    weights = f"model.backbone.weights={pretrained}"
+    _run("pretrained_single", workdir, [weights], processes=1)
+    _run("pretrained_fsdp", workdir, [*FSDP, weights, "parallel.meta_init=true"], processes=2)
+    single, sharded = _losses(workdir, "pretrained_single"), _losses(workdir, "pretrained_fsdp")
+    assert sharded[0] == pytest.approx(single[0], rel=1e-5)
+    assert sharded == pytest.approx(single, rel=5e-3)
 
 
 @pytest.mark.parametrize("processes", [1, 2])
