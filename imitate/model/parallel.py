@@ -89,6 +89,12 @@ def build_sharded(
     vocab_size: int | None,
 ) -> PreTrainedModel:
     """The backbone, sharded over ``mesh``; with ``meta_init`` no rank ever holds all of it."""
+    if config.cpu_offload and device.type == "cpu":
+        raise ValueError(
+            "parallel.cpu_offload=true moves sharded weights, gradients and optimizer states from "
+            "the GPUs to host memory, but this run trains on the CPU already: set "
+            "parallel.cpu_offload=false (or train on GPUs, trainer.accelerator=gpu)"
+        )
     if config.meta_init:
         with init_empty_weights():  # parameters on meta; buffers (small) built for real on CPU
             model = factory(weights=None)
