@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import namedtuple
 from pathlib import Path
 
@@ -30,12 +31,13 @@ def _sharded_checkpoint(path: Path, complete: bool) -> Path:
 def test_resume_auto_takes_the_highest_complete_step_and_its_mlflow_run(tmp_path) -> None:
     _file_checkpoint(tmp_path / "step=2.ckpt")
     _file_checkpoint(tmp_path / "step=10.ckpt")  # numeric order, not text order
-    _file_checkpoint(tmp_path / "step=10-v1.ckpt")  # Lightning's name for a second save of a step
+    later = _file_checkpoint(tmp_path / "step=10-v1.ckpt")  # Lightning's name: a step saved again
+    os.utime(later, ns=(later.stat().st_atime_ns, later.stat().st_mtime_ns + 10**9))
     _sharded_checkpoint(tmp_path / "step=12.ckpt", complete=False)  # killed while saving
     (tmp_path / "step=11.ckpt").write_bytes(b"PK\x03\x04 truncated")
     point = resume_point(CheckpointConfig(dir=str(tmp_path)), "auto")
-    assert Path(point.path).name in {"step=10.ckpt", "step=10-v1.ckpt"}
-    assert point.mlflow_run_id.startswith("run-step=10")
+    assert Path(point.path).name == "step=10-v1.ckpt"
+    assert point.mlflow_run_id == "run-step=10-v1"
 
 
 def test_a_complete_sharded_folder_wins_over_older_files(tmp_path) -> None:

@@ -120,9 +120,10 @@ def is_complete(path: Path) -> bool:
 
 
 def newest_complete(directory: Path) -> Path | None:
-    """The complete checkpoint with the highest step in ``directory`` (killed saves are skipped)."""
+    """The complete checkpoint with the highest step in ``directory`` (killed saves are skipped;
+    of two saves of one step, the later)."""
     found = [p for p in Path(directory).glob("step=*.ckpt") if is_complete(p)]
-    return max(found, key=_step_of, default=None)
+    return max(found, key=lambda path: (_step_of(path), path.stat().st_mtime_ns), default=None)
 
 
 def resume_point(config: CheckpointConfig, resume: str | None) -> ResumePoint | None:
