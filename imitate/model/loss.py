@@ -66,11 +66,16 @@ class SupervisedProjection:
         return F.cross_entropy(logits.float(), targets)
 
 
-def full_logits_loss(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The model's own loss over full logits: for backbones whose head cannot be restricted."""
+def full_logits_output(model: PreTrainedModel, batch: dict[str, torch.Tensor]):
+    """The model's own forward with labels: full logits and its loss over them (validation)."""
     return model(
         input_ids=batch["input_ids"],
         attention_mask=batch["attention_mask"],
         labels=batch["labels"],
         use_cache=False,
-    ).loss
+    )
+
+
+def full_logits_loss(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The model's own loss over full logits: for backbones whose head cannot be restricted."""
+    return full_logits_output(model, batch).loss

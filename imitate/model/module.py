@@ -17,7 +17,7 @@ from imitate.data.format import IGNORE_INDEX
 from imitate.model import flops, parallel
 from imitate.model.backbones import DEFAULT_CACHE
 from imitate.model.checkpoints import MLFLOW_RUN_ID, TOKENS_SEEN_KEY
-from imitate.model.loss import SupervisedProjection, full_logits_loss
+from imitate.model.loss import SupervisedProjection, full_logits_loss, full_logits_output
 from imitate.model.optim import OptimConfig, build_optimizer, build_scheduler
 
 
@@ -77,12 +77,7 @@ class ImitationLM(pl.LightningModule):
             self._train_loss = SupervisedProjection(self.model).loss
 
     def forward(self, batch: dict[str, torch.Tensor]):
-        return self.model(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            labels=batch["labels"],
-            use_cache=False,
-        )
+        return full_logits_output(self.model, batch)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self._train_loss(self.model, batch)
