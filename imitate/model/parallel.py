@@ -124,9 +124,9 @@ def pretrained_dir(weights: str | None, cache_dir: str) -> str | None:
 def resized(model: PreTrainedModel, vocab_size: int | None) -> PreTrainedModel:
     """Grow the embeddings to the tokenizer's vocabulary (imitate adds role-marker tokens).
 
-    New rows start as the mean of the existing ones, as ``_copy_into`` writes them when weights
-    are loaded shard by shard, so every strategy starts from the same weights (HF's own mean
-    resizing samples them at random).
+    New rows start as the mean of the existing ones (``_mean_row``, which ``_copy_into`` also uses
+    when weights are loaded shard by shard), so every strategy starts from the same weights (HF's
+    own mean resizing samples them at random).
     """
     known = model.get_input_embeddings().num_embeddings
     if not vocab_size or known >= vocab_size:
@@ -136,8 +136,13 @@ def resized(model: PreTrainedModel, vocab_size: int | None) -> PreTrainedModel:
     with torch.no_grad():
         for head in heads.values():
             if not head.weight.is_meta:
-                head.weight[known:] = head.weight[:known].float().mean(0).to(head.weight.dtype)
+                head.weight[known:] = _mean_row(head.weight[:known])
     return model
+
+
+def _mean_row(rows: torch.Tensor) -> torch.Tensor:
+    """What a row added to an embedding starts as, in every strategy: the mean of the others."""
+    return rows.float().mean(0, keepdim=True).to(rows.dtype)
 
 
 def decoder_block_classes(model: PreTrainedModel) -> tuple[type[nn.Module], ...]:
@@ -220,9 +225,8 @@ def load_sharded(model: PreTrainedModel, weights_dir: Path) -> None:
 
 def _copy_into(param: torch.Tensor, full: torch.Tensor) -> None:
     full = full.to(param.dtype)
-    if full.shape[0] < param.shape[0]:  # embeddings grown for role markers: the mean row,
-        mean = full.float().mean(0, keepdim=True).to(param.dtype)  # as ``resized`` fills them
-        full = torch.cat([full, mean.expand(param.shape[0] - full.shape[0], -1)])
+    if full.shape[0] < param.shape[0]:  # embeddings grown for role markers, as ``resized`` does
+        full = torch.cat([full, _mean_row(full).expand(param.shape[0] - full.shape[0], -1)])
     if isinstance(param, DTensor):
         # Every rank read the same file: each keeps its own slice, no scatter from rank 0.
         local = distribute_tensor(full, param.device_mesh, param.placements, src_data_rank=None)
