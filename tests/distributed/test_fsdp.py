@@ -82,17 +82,21 @@ def _runs(workdir: Path, name: str):
     return client, client.search_runs([experiment.experiment_id])
 
 
-def _losses(workdir: Path, name: str) -> dict[int, float]:
-    """train/loss by step; a step logged twice (before a kill and after resume) keeps the last."""
+def _history(workdir: Path, name: str, key: str) -> list:
+    """Every value of ``key`` the run logged, oldest first (by timestamp, then step)."""
     client, [run] = _runs(workdir, name)
-    history = sorted(client.get_metric_history(run.info.run_id, metrics.TRAIN_LOSS), key=_order)
-    return {m.step: m.value for m in history}
+    return sorted(client.get_metric_history(run.info.run_id, key), key=_order)
+
+
+def _losses(workdir: Path, name: str, since_ms: float = 0) -> dict[int, float]:
+    """train/loss by step; a step logged twice (before a kill and after resume) keeps the last."""
+    history = _history(workdir, name, metrics.TRAIN_LOSS)
+    return {m.step: m.value for m in history if m.timestamp >= since_ms}
 
 
 def _final(workdir: Path, name: str, key: str) -> float:
-    """The value of ``key`` logged last (the newest timestamp, then the highest step)."""
-    client, [run] = _runs(workdir, name)
-    return max(client.get_metric_history(run.info.run_id, key), key=_order).value
+    """The value of ``key`` logged last."""
+    return _history(workdir, name, key)[-1].value
 
 
 def _order(metric) -> tuple[int, int]:
@@ -234,9 +238,7 @@ def test_resume_from_an_epoch_end_checkpoint_trains_the_next_epoch(workdir) -> N
 
     resumed_from_ms = time.time() * 1000
     _run(name, workdir, [*overrides, "resume=auto"], processes=1)
-    client, [run] = _runs(workdir, name)
-    history = client.get_metric_history(run.info.run_id, metrics.TRAIN_LOSS)
-    resumed = {m.step: m.value for m in history if m.timestamp >= resumed_from_ms}
+    resumed = _losses(workdir, name, since_ms=resumed_from_ms)
     assert resumed == pytest.approx({2: uninterrupted[2], 3: uninterrupted[3]}, rel=1e-5)
     assert _final(workdir, name, metrics.TOKENS_SEEN) == all_tokens  # counted on, not from 0
     saved = sorted(p.name for p in checkpoints.glob("step=*.ckpt"))
