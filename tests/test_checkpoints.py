@@ -40,6 +40,14 @@ def test_resume_auto_takes_the_highest_complete_step_and_its_mlflow_run(tmp_path
     assert point.mlflow_run_id == "run-step=10-v1"
 
 
+def test_files_not_named_by_step_are_reported_and_ignored(tmp_path, caplog) -> None:
+    _file_checkpoint(tmp_path / "step=3.ckpt")
+    _file_checkpoint(tmp_path / "step=best.ckpt")
+    assert newest_complete(tmp_path).name == "step=3.ckpt"
+    assert "ignoring 1 file(s) not named step=N.ckpt" in caplog.text
+    assert "step=best.ckpt" in caplog.text
+
+
 def test_a_complete_sharded_folder_wins_over_older_files(tmp_path) -> None:
     _file_checkpoint(tmp_path / "step=3.ckpt")
     _sharded_checkpoint(tmp_path / "step=4.ckpt", complete=True)

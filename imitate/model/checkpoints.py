@@ -32,6 +32,8 @@ MLFLOW_RUN_ID = "imitate_mlflow_run_id"  # keys in the checkpoint dict
 TOKENS_SEEN_KEY = "imitate_tokens_seen"
 _SHARDED_COMPLETE_MARKERS = (".metadata", "meta.pt")  # DCP's index, then Lightning's (rank 0, last)
 _FILENAME = "{step}"  # ModelCheckpoint names it step=N.ckpt
+# step=N.ckpt, or step=N-vK.ckpt: Lightning's name for step N saved again
+_STEP_NAME = re.compile(r"step=(\d+)(-v\d+)?\.ckpt$")
 _DISK_MARGIN = 1.1  # free space wanted over the estimated size of the saved weights
 
 
@@ -122,7 +124,16 @@ def is_complete(path: Path) -> bool:
 def newest_complete(directory: Path) -> Path | None:
     """The complete checkpoint with the highest step in ``directory`` (killed saves are skipped;
     of two saves of one step, the later)."""
-    found = [p for p in Path(directory).glob("step=*.ckpt") if is_complete(p)]
+    named = list(Path(directory).glob("step=*.ckpt"))
+    by_step = [p for p in named if _STEP_NAME.match(p.name)]
+    if strangers := sorted(p.name for p in named if p not in by_step):
+        log.warning(
+            "resume: ignoring %d file(s) not named step=N.ckpt in %s: %s",
+            len(strangers),
+            directory,
+            ", ".join(strangers),
+        )
+    found = [p for p in by_step if is_complete(p)]
     return max(found, key=lambda path: (_step_of(path), path.stat().st_mtime_ns), default=None)
 
 
@@ -154,7 +165,7 @@ def _stored_run_id(path: Path) -> str | None:
 
 def _step_of(path: Path) -> int:
     """N of ``step=N.ckpt`` (or of Lightning's ``step=N-v1.ckpt`` for a second save of step N)."""
-    return int(re.match(r"step=(\d+)", path.name).group(1))
+    return int(_STEP_NAME.match(path.name).group(1))
 
 
 def full_state_dict(model: PreTrainedModel) -> dict[str, torch.Tensor]:
