@@ -27,12 +27,31 @@ NQ_FEWER_SHOTS = "nq/fewer_shots_fraction"
 RTP_MEAN_TOXICITY = "rtp/mean_toxicity"
 
 # Preference against the teacher in blind pairwise comparisons (paper Fig. 1 / 3): the fraction of
-# prompts where the imitation model's output is rated better than or equal to ChatGPT's. Produced
-# by the judge / human-evaluation tasks (a later issue); reports already reserve their places.
-JUDGE_PREFERENCE = "judge/preference"  # a strong LM (GPT-4 in the paper) as the rater
-HUMAN_PREFERENCE = "human/preference"  # crowd workers
-# Style similarity to a random ChatGPT reply to the same prompt (paper Table 2).
-STYLE_LENGTH = "style/length"
-STYLE_WORD_CHOICE = "style/word_choice"
-STYLE_AUTHORITATIVE_TONE = "style/authoritative_tone"
-STYLE_LIST_STRUCTURE = "style/list_structure"
+# prompts where the imitation model's output is rated better than or equal to ChatGPT's.
+JUDGE_PREFERENCE = "judge/preference"  # win + tie, a strong LM (GPT-4 in the paper) as the rater
+JUDGE_WIN_RATE = "judge/win_rate"  # over pairs, each judged in both orders (a flip counts as a tie)
+JUDGE_TIE_RATE = "judge/tie_rate"
+JUDGE_LOSS_RATE = "judge/loss_rate"
+JUDGE_CONSERVATIVE_WIN_RATE = "judge/conservative_win_rate"  # a win only when both orders agree
+JUDGE_CONSISTENCY = "judge/consistency"  # fraction of pairs with the same verdict in both orders
+JUDGE_LC_WIN_RATE = "judge/lc_win_rate"  # length-controlled (AlpacaEval 2.0's regression)
+JUDGE_UNPARSEABLE = "judge/unparseable_fraction"  # judgements with no verdict marker
+HUMAN_PREFERENCE = "human/preference"  # crowd workers: mean of better (1) / equal (0.5) / worse (0)
+HUMAN_PREFERENCE_STD = "human/preference_std"
+HUMAN_AGREEMENT = "human/agreement"  # inter-rater agreement on items rated more than once
+HUMAN_RATINGS = "human/ratings"  # how many ratings the figures rest on
+
+# Style similarity to a ChatGPT reply to the same prompt (paper Table 2), imitate.style.
+STYLE_LIST = "style/list_when_teacher"  # % of prompts with a list in the teacher reply and the output
+STYLE_SUMMARY = "style/summary_when_teacher"  # % with a summary paragraph in both
+STYLE_UNIGRAM_F1 = "style/unigram_f1"  # F1 over lower-cased word unigrams, x100
+STYLE_LENGTH_PEARSON = "style/length_pearson"  # Pearson r of word counts across prompts
+STYLE_AUTHORITATIVE_JUDGE = "style/authoritative_judge"  # % judged authoritative by the LLM judge
+STYLE_AUTHORITATIVE_LEXICON = "style/authoritative_lexicon"  # boosters vs hedges, no judge: never mixed
+
+# The LLM client's ledger (imitate.llm): what talking to a model cost.
+LLM_REQUESTS = "llm/requests"  # sent to the backend (cache hits excluded)
+LLM_CACHE_HITS = "llm/cache_hits"
+LLM_INPUT_TOKENS = "llm/input_tokens"
+LLM_OUTPUT_TOKENS = "llm/output_tokens"
+LLM_COST_USD = "llm/cost_usd"

@@ -10,10 +10,11 @@ from imitate.report.figures import CAPABILITY, PREFERENCE, base_row, teacher_row
 from imitate.tracking import cells
 
 STYLE = (
-    metrics.STYLE_LENGTH,
-    metrics.STYLE_WORD_CHOICE,
-    metrics.STYLE_AUTHORITATIVE_TONE,
-    metrics.STYLE_LIST_STRUCTURE,
+    metrics.STYLE_LIST,
+    metrics.STYLE_SUMMARY,
+    metrics.STYLE_UNIGRAM_F1,
+    metrics.STYLE_LENGTH_PEARSON,
+    metrics.STYLE_AUTHORITATIVE_JUDGE,
 )
 GAP_METRICS = (*CAPABILITY, metrics.RTP_NONTOXICITY, *PREFERENCE)
 NQ_SYNTHETIC = "nq_synthetic"  # the data group option of local imitation
