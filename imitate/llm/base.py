@@ -69,6 +69,10 @@ class LogprobsUnavailable(RuntimeError):
     """The backend cannot give next-token log-probs (e.g. an endpoint that returns none)."""
 
 
+class BudgetExceeded(RuntimeError):
+    """The next request would pass `max_cost_usd`; everything finished before it is kept (cached)."""
+
+
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     """`text` up to (not including) the earliest of the stop sequences."""
     cut = len(text)
@@ -116,4 +120,8 @@ class LLM(Protocol):
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens `text` encodes to as a raw prompt, or None when the backend has no tokenizer."""
+        ...
+
+    def usage_metrics(self) -> dict[str, float]:
+        """The ledger so far under `imitate.metrics.LLM_*` names ({} for an in-process model)."""
         ...
