@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from imitate.eval.results import log_results
+from imitate.eval.results import log_results, log_task_info
 from imitate.eval.tasks import run_tasks
 from imitate.llm.base import LLM
 from imitate.llm.hf import load_hf_client
@@ -43,6 +43,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
     results = tasks.metrics | llm.usage_metrics()
     log_results(client, run_id, results, tasks.records, cfg.eval.tasks)
+    log_task_info(client, run_id, tasks.info)
     logger.finalize("success")
     _print_summary(results, tasks.refused)
     return results

@@ -1,5 +1,7 @@
 """Metric names, defined once: trainers, evaluators, reports and tests import these."""
 
+import re
+
 TRAIN_LOSS = "train/loss"
 VAL_LOSS = "val/loss"
 VAL_PERPLEXITY = "val/perplexity"
@@ -59,3 +61,16 @@ LLM_CACHE_HITS = "llm/cache_hits"
 LLM_INPUT_TOKENS = "llm/input_tokens"
 LLM_OUTPUT_TOKENS = "llm/output_tokens"
 LLM_COST_USD = "llm/cost_usd"
+
+# lm-evaluation-harness tasks (imitate.eval.harness): every metric lm-eval reports.
+LM_EVAL_PREFIX = "lm_eval/"
+
+
+def lm_eval_metric(task: str, metric: str, filter_name: str = "none") -> str:
+    """`lm_eval/<task>/<metric>` (+ `/<filter>` unless lm-eval's "none"): lm-eval's "acc,none" is
+    not a name MLflow accepts, so every writer and reader goes through this one function."""
+    parts = [task, metric] + ([] if filter_name in ("", "none") else [filter_name])
+    return LM_EVAL_PREFIX + "/".join(_MLFLOW_UNSAFE.sub("_", p.replace("@", "_at_")) for p in parts)
+
+
+_MLFLOW_UNSAFE = re.compile(r"[^\w.\- ]")  # MLflow accepts word characters, . - space and /

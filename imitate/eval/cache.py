@@ -38,7 +38,9 @@ class ResultCache:
             return None
         try:
             saved = json.loads(path.read_text())
-            return TaskResult(saved["metrics"], saved["records"], saved["prompt_format"])
+            return TaskResult(
+                saved["metrics"], saved["records"], saved["prompt_format"], saved.get("info", {})
+            )
         except (json.JSONDecodeError, KeyError):
             return None  # a damaged entry is recomputed, not trusted
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from imitate.llm.base import LLM
@@ -13,6 +13,7 @@ class TaskResult:
     metrics: dict[str, float]
     records: list[dict]
     prompt_format: str
+    info: dict[str, str] = field(default_factory=dict)  # versions, config hashes: logged as tags
 
 
 class EvalTask(Protocol):

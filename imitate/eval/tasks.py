@@ -29,6 +29,7 @@ class TaskRun:
     metrics: dict[str, float] = field(default_factory=dict)
     records: dict[str, list[dict]] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # task name -> why
+    info: dict[str, dict[str, str]] = field(default_factory=dict)  # task name -> versions, hashes
 
 
 def run_tasks(tasks_cfg: DictConfig, llm: LLM, *, output_dir: Path, cache_dir: Path) -> TaskRun:
@@ -59,6 +60,8 @@ def run_tasks(tasks_cfg: DictConfig, llm: LLM, *, output_dir: Path, cache_dir: P
         write_task_json(Path(output_dir) / "eval" / f"{name}.json", result)
         run.metrics |= result.metrics
         run.records[str(name)] = result.records
+        if result.info:
+            run.info[str(name)] = result.info
     return run
 
 
