@@ -100,7 +100,9 @@ class NQTask:
                 + self.answer_template.format(answer=e["answer"][0])
                 for e in exemplars[:k]
             ) + self.question_template.format(question=question["question"])
-            tokens = None if room is None or k == 0 else llm.count_tokens(prompt)
+            if room is None or k == 0:
+                return prompt, k
+            tokens = llm.count_tokens(prompt)
             if tokens is None or tokens <= room:
                 return prompt, k
             k -= 1
