@@ -29,10 +29,12 @@ def write_jsonl(path: Path, pairs: list[Pair]) -> Path:
 
 
 def rows(path: Path, sql: str, params=()) -> list[tuple]:
-    """Query the ratings database as a fresh reader would."""
+    """Run one statement on the ratings database from a fresh connection (committed)."""
     connection = sqlite3.connect(path)
     try:
-        return connection.execute(sql, params).fetchall()
+        result = connection.execute(sql, params).fetchall()
+        connection.commit()
+        return result
     finally:
         connection.close()
 
