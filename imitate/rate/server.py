@@ -22,6 +22,7 @@ def serve(app, host: str, port: int) -> None:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(2048)  # connections queue from now on, before uvicorn has started accepting
     shown_host = f"[{host}]" if family == socket.AF_INET6 else host
     print(f"{READY}http://{shown_host}:{sock.getsockname()[1]}/", flush=True)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)

@@ -75,3 +75,20 @@ def client_factory():
     yield build
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def served(tmp_path):
+    """``served(count, *serve_args)``: the real CLI server on 127.0.0.1 over `count` items."""
+    from contextlib import ExitStack
+
+    from imitate.rate.server import spawned
+
+    with ExitStack() as stack:
+
+        def start(count: int, *serve_args: str):
+            pairs = write_jsonl(tmp_path / f"pairs-{count}.jsonl", make_pairs(count))
+            args = ["--db", str(tmp_path / "ratings.db"), "--pairs", str(pairs), *serve_args]
+            return stack.enter_context(spawned(args))
+
+        yield start
