@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 import secrets
 import sqlite3
+import threading
 import unicodedata
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,24 +100,25 @@ class RatingStore:
         self.path = Path(path)
         self.ratings_per_item = ratings_per_item
         self._rng = rng or secrets.SystemRandom()  # tests pass a seeded one
+        # Writers in this process queue on a lock rather than on SQLite's busy handler, which
+        # polls with growing sleeps and gave seconds-long tails under 20 raters (bench_rate.py).
+        # The busy timeout still covers other processes (an export while serving).
+        self._write_lock = threading.Lock()
         db.create(self.path)
 
     def screen(self, rater: str) -> Screen | None:
         """The rater's open item (resume) or a new one in a fresh random order; None when done."""
-        with closing(db.connect(self.path)) as connection, db.write(connection):
+        with closing(db.connect(self.path)) as connection:  # a reload only reads: no write lock
+            known = connection.execute("SELECT id FROM raters WHERE name = ?", (rater,)).fetchone()
+            row = known and connection.execute(_OPEN, (known["id"],)).fetchone()
+            if row:
+                return self._screen(connection, known["id"], row)
+        with self._transaction() as connection:
             rater_id = self._rater_id(connection, rater)
             row = connection.execute(_OPEN, (rater_id,)).fetchone() or self._present(
                 connection, rater_id
             )
-            if row is None:
-                return None
-            teacher_first = row["teacher_side"] == "A"
-            first, second = (row["output_teacher"], row["output_model"])[
-                :: 1 if teacher_first else -1
-            ]
-            rated = _rated(connection, rater_id)
-            left = 1 + self._left(connection, rater_id)
-            return Screen(row["token"], row["instruction"], first, second, rated, left)
+            return self._screen(connection, rater_id, row) if row else None
 
     def rated(self, rater: str) -> int:
         """How many items this rater has rated."""
@@ -127,7 +130,7 @@ class RatingStore:
         """Record the choice for the presentation behind ``token``, once; raises RatingError."""
         if choice not in CHOICES:
             raise RatingError(f"choice must be one of {', '.join(CHOICES)}, got {choice!r}")
-        with closing(db.connect(self.path)) as connection, db.write(connection):
+        with self._transaction() as connection:
             row = connection.execute(
                 "SELECT p.id, p.rater_id, p.item_id, r.name FROM presentations p "
                 "JOIN raters r ON r.id = p.rater_id WHERE p.token = ?",
@@ -145,6 +148,19 @@ class RatingStore:
                 )
             except sqlite3.IntegrityError as error:  # UNIQUE(presentation) / UNIQUE(rater, item)
                 raise AlreadyRated("this item is already rated; the first choice stands") from error
+
+    def _screen(self, connection: sqlite3.Connection, rater_id: int, row: sqlite3.Row) -> Screen:
+        sides = (row["output_teacher"], row["output_model"])
+        first, second = sides if row["teacher_side"] == "A" else sides[::-1]
+        left = 1 + self._left(connection, rater_id)
+        return Screen(
+            row["token"], row["instruction"], first, second, _rated(connection, rater_id), left
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock, closing(db.connect(self.path)) as connection, db.write(connection):
+            yield connection
 
     def _rater_id(self, connection: sqlite3.Connection, name: str) -> int:
         connection.execute(
