@@ -105,7 +105,8 @@ def _pair(path: Path, number: int, line: str, default_run_id: str | None) -> Pai
     for key in ("id", "instruction"):
         if not fields[key].strip():
             raise PairsError(f"{where}: {key} is empty")
-    run_id = record.get("model_run_id", default_run_id)
+    run_id = record.get("model_run_id")
+    run_id = default_run_id if run_id is None else run_id  # null counts as absent
     if run_id is not None and not isinstance(run_id, str):
         raise PairsError(f"{where}: model_run_id must be a string or absent")
     return Pair(model_run_id=run_id or None, **fields)

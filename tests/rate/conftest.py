@@ -39,6 +39,37 @@ def rows(path: Path, sql: str, params=()) -> list[tuple]:
         connection.close()
 
 
+GENERATIONS = {"prompt": ["p0", "p1"], "model_reply": ["m0", "m1"], "teacher_reply": ["t0", "t1"]}
+
+
+@pytest.fixture(scope="session")
+def tracking(tmp_path_factory):
+    """(client, uri) of one MLflow store for the session: creating a store takes seconds."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+    client = MlflowClient(uri)
+    client.create_experiment("rate")
+    return client, uri
+
+
+@pytest.fixture
+def new_run(tracking):
+    """``new_run(table)``: a fresh run id, with ``table`` logged as its eval/generations.json."""
+    from imitate.rate.pairs import GENERATIONS_ARTIFACT
+
+    client, _ = tracking
+
+    def create(table: dict | None = None) -> str:
+        experiment_id = client.get_experiment_by_name("rate").experiment_id
+        run_id = client.create_run(experiment_id).info.run_id
+        if table is not None:
+            client.log_table(run_id, table, GENERATIONS_ARTIFACT)
+        return run_id
+
+    return create
+
+
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "ratings.db"

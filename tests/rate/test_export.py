@@ -7,14 +7,13 @@ import json
 import math
 
 import pytest
-from mlflow.tracking import MlflowClient
 
 from imitate import metrics
 from imitate.rate import db
 from imitate.rate.__main__ import main
-from imitate.rate.pairs import GENERATIONS_ARTIFACT, pairs_from_run
+from imitate.rate.pairs import pairs_from_run
 from imitate.rate.store import RatingStore
-from tests.rate.conftest import make_pairs, rows
+from tests.rate.conftest import GENERATIONS, make_pairs, rows
 
 
 def rate_as(store: RatingStore, rater: str, verdict: str) -> None:
@@ -25,22 +24,11 @@ def rate_as(store: RatingStore, rater: str, verdict: str) -> None:
     store.save(rater, token, choice)
 
 
-@pytest.fixture(scope="module")
-def tracking(tmp_path_factory) -> tuple[MlflowClient, str]:
-    """One MLflow store for the module (creating one takes seconds); each test makes its own run."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
-    return MlflowClient(uri), uri
-
-
 @pytest.fixture
-def rated(tracking, tmp_path):
+def rated(tracking, new_run, tmp_path):
     """Two items from a run's generations table and one without a run, rated by ann and bob."""
     client, uri = tracking
-    experiment = client.get_experiment_by_name("rate") or client.create_experiment("rate")
-    experiment_id = experiment if isinstance(experiment, str) else experiment.experiment_id
-    run_id = client.create_run(experiment_id).info.run_id
-    table = {"prompt": ["p0", "p1"], "model_reply": ["m0", "m1"], "teacher_reply": ["t0", "t1"]}
-    client.log_table(run_id, table, GENERATIONS_ARTIFACT)
+    run_id = new_run(GENERATIONS)
     store = RatingStore(tmp_path / "ratings.db")
     db.add_items(store.path, pairs_from_run(client, run_id) + make_pairs(1, run_id=None))
     for rater, verdicts in {

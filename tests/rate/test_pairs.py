@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from mlflow.tracking import MlflowClient
 
-from imitate.rate.pairs import GENERATIONS_ARTIFACT, PairsError, pairs_from_run, read_pairs
-from tests.rate.conftest import make_pairs, write_jsonl
+from imitate.rate.pairs import PairsError, pairs_from_run, read_pairs
+from tests.rate.conftest import GENERATIONS, make_pairs, write_jsonl
 
 
 def test_reads_items_jsonl(tmp_path) -> None:
@@ -54,25 +53,16 @@ def test_missing_and_empty_files(tmp_path) -> None:
         read_pairs(tmp_path / "empty.jsonl")
 
 
-def _generations(count: int) -> dict:
-    return {
-        "prompt": [f"prompt {i}" for i in range(count)],
-        "model_reply": [f"model {i}" for i in range(count)],
-        "teacher_reply": [f"teacher {i}" for i in range(count)],
-    }
-
-
-def test_reads_a_runs_generations_table(tmp_path) -> None:
-    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
-    run_id = client.create_run(client.create_experiment("rate")).info.run_id
-    client.log_table(run_id, _generations(2), GENERATIONS_ARTIFACT)
+def test_reads_a_runs_generations_table(tracking, new_run) -> None:
+    client, _ = tracking
+    run_id = new_run(GENERATIONS)
     pairs = pairs_from_run(client, run_id)
     assert [(p.id, p.instruction, p.output_model, p.output_teacher) for p in pairs] == [
-        (f"{run_id}:0", "prompt 0", "model 0", "teacher 0"),
-        (f"{run_id}:1", "prompt 1", "model 1", "teacher 1"),
+        (f"{run_id}:0", "p0", "m0", "t0"),
+        (f"{run_id}:1", "p1", "m1", "t1"),
     ]
     assert {p.model_run_id for p in pairs} == {run_id}
-    empty_run = client.create_run(client.get_experiment_by_name("rate").experiment_id).info.run_id
+    empty_run = new_run()
     with pytest.raises(PairsError, match=f"run {empty_run} has no eval/generations.json"):
         pairs_from_run(client, empty_run)
 
