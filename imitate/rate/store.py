@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import unicodedata
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,15 +104,16 @@ class RatingStore:
         # polls with growing sleeps and gave seconds-long tails under 20 raters (bench_rate.py).
         # The busy timeout still covers other processes (an export while serving).
         self._write_lock = threading.Lock()
+        self._local = threading.local()
         db.create(self.path)
 
     def screen(self, rater: str) -> Screen | None:
         """The rater's open item (resume) or a new one in a fresh random order; None when done."""
-        with closing(db.connect(self.path)) as connection:  # a reload only reads: no write lock
-            known = connection.execute("SELECT id FROM raters WHERE name = ?", (rater,)).fetchone()
-            row = known and connection.execute(_OPEN, (known["id"],)).fetchone()
-            if row:
-                return self._screen(connection, known["id"], row)
+        connection = self._connection()  # a reload only reads: no write lock
+        known = connection.execute("SELECT id FROM raters WHERE name = ?", (rater,)).fetchone()
+        row = known and connection.execute(_OPEN, (known["id"],)).fetchone()
+        if row:
+            return self._screen(connection, known["id"], row)
         with self._transaction() as connection:
             rater_id = self._rater_id(connection, rater)
             row = connection.execute(_OPEN, (rater_id,)).fetchone() or self._present(
@@ -122,9 +123,9 @@ class RatingStore:
 
     def rated(self, rater: str) -> int:
         """How many items this rater has rated."""
-        with closing(db.connect(self.path)) as connection:
-            row = connection.execute("SELECT id FROM raters WHERE name = ?", (rater,)).fetchone()
-            return _rated(connection, row["id"]) if row else 0
+        connection = self._connection()
+        row = connection.execute("SELECT id FROM raters WHERE name = ?", (rater,)).fetchone()
+        return _rated(connection, row["id"]) if row else 0
 
     def save(self, rater: str, token: str, choice: str) -> None:
         """Record the choice for the presentation behind ``token``, once; raises RatingError."""
@@ -159,8 +160,16 @@ class RatingStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock, closing(db.connect(self.path)) as connection, db.write(connection):
+        with self._write_lock, db.write(self._connection()) as connection:
             yield connection
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread, kept: closing the last connection to a WAL database
+        # checkpoints it (an fsync of the database file), which cost ~10 ms per request.
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = db.connect(self.path)
+        return connection
 
     def _rater_id(self, connection: sqlite3.Connection, name: str) -> int:
         connection.execute(
