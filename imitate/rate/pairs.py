@@ -11,7 +11,8 @@ Unknown keys are an error, so a typo (``ouput_model``) never passes as a missing
 
 The generations table (``eval/generations.json``, MLflow's ``{"columns": [...], "data": [...]}``
 with ``prompt`` / ``model_reply`` / ``teacher_reply``) is read by :func:`pairs_from_run` straight
-from a run, or by :func:`read_pairs` from a downloaded file; its items are ``<run id>:<row>``.
+from a run, or by :func:`read_pairs` from a downloaded file; its items are ``<run id>:<id>`` (the
+table's ``id`` column where it has one, else the row number).
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def _from_generations(path: Path, run_id: str | None) -> list[Pair]:
         fields = {field: cells[column] for column, field in GENERATION_COLUMNS.items()}
         if not all(isinstance(value, str) for value in fields.values()):
             raise PairsError(f"{path}: row {row_number}: prompt and replies must be strings")
-        pairs.append(Pair(id=f"{prefix}:{row_number}", model_run_id=run_id, **fields))
+        suffix = cells.get("id", row_number)  # newer runs log each held-out prompt's id
+        pairs.append(Pair(id=f"{prefix}:{suffix}", model_run_id=run_id, **fields))
     return pairs
 
 

@@ -67,6 +67,14 @@ def test_reads_a_runs_generations_table(tracking, new_run) -> None:
         pairs_from_run(client, empty_run)
 
 
+def test_generations_ids_come_from_the_id_column(tmp_path) -> None:
+    path = tmp_path / "generations.json"
+    columns = ["id", "prompt", "model_reply", "teacher_reply"]
+    path.write_text(json.dumps({"columns": columns, "data": [["conv-9", "p", "m", "t"]]}))
+    [pair] = read_pairs(path, model_run_id="run-x")
+    assert (pair.id, pair.model_run_id) == ("run-x:conv-9", "run-x")
+
+
 def test_generations_table_errors(tmp_path) -> None:
     path = tmp_path / "generations.json"
     path.write_text(json.dumps({"columns": ["prompt", "model_reply"], "data": [["p", "m"]]}))
