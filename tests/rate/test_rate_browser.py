@@ -28,7 +28,13 @@ class Rater:
     def sign_in(self) -> None:
         self.driver.get(self.url)
         self.driver.find_element("id", "name").send_keys(self.name)
-        self.driver.find_element("id", "start").click()
+        self._submit(self.driver.find_element("id", "start"))
+
+    def _submit(self, button) -> None:
+        button.click()
+        wait = WebDriverWait(self.driver, 30)
+        wait.until(staleness_of(button))  # the page was left, then the next one fully loads
+        wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
     def progress(self) -> str:
         return self.driver.find_element("id", "progress").text
@@ -41,9 +47,7 @@ class Rater:
         item = SHOWN.fullmatch(self.driver.find_element("css selector", "#instruction .text").text)
         assert item, self.driver.page_source
         rated_before = len(self.choices)
-        button = self.driver.find_element("id", f"choose-{choice.lower()}")
-        button.click()
-        WebDriverWait(self.driver, 30).until(staleness_of(button))  # the next page has loaded
+        self._submit(self.driver.find_element("id", f"choose-{choice.lower()}"))
         self.choices[f"item-{item[1]}"] = choice
         if self.driver.find_elements("id", "progress"):
             assert f"{rated_before + 1} rated" in self.progress()
