@@ -254,13 +254,15 @@ PROBE = Submission(
 )
 
 
-@cache
-def _probe() -> str | None:
+def _probe_once() -> str | None:
     """None when a trivial test passes in two jails, else why it did not."""
     result = _run_test(PROBE, SandboxLimits(wall_s=10.0), isolated=True)
     if result.passed:
         return None
     return (result.stderr.strip() + " " + result.check_log.strip()).strip() or result.status
+
+
+_probe = cache(_probe_once)
 
 
 def namespaces_available() -> bool:

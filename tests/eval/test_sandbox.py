@@ -392,11 +392,7 @@ def test_the_probe_reports_why_the_jail_could_not_be_built(monkeypatch, tmp_path
     # A jail folder that does not exist makes the launcher's setup fail on any host.
     missing = str(tmp_path / "no-such-folder")
     monkeypatch.setattr(sandbox_module.tempfile, "TemporaryDirectory", _nonexistent(missing))
-    sandbox_module._probe.cache_clear()
-    try:
-        error = sandbox_module._probe()
-    finally:
-        sandbox_module._probe.cache_clear()
+    error = sandbox_module._probe_once()
     assert error is not None and "imitate sandbox setup failed" in error
 
 
