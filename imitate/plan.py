@@ -143,7 +143,8 @@ def setup_of(cfg: DictConfig) -> Setup:
 
 def report(cfg: DictConfig, name: str = "plan") -> str:
     """The planner's text for one grid cell."""
-    model, setup = meta_model(cfg.model.backbone), setup_of(cfg)
+    setup = setup_of(cfg)  # config errors first, before the model is built
+    model = meta_model(cfg.model.backbone)
     shape = shape_of(model)
     gpu = flops.accelerator_named(cfg.plan.gpu)
     memory = memory_per_device(shape, setup)
