@@ -3,7 +3,7 @@
 This is the project's security boundary. Each jail gets fresh network/mount/pid/ipc namespaces (no
 interface but a downed loopback), a tmpfs root that only holds read-only system libraries and the
 interpreter, a private /sandbox working directory, a scrubbed environment, CPU/memory/process/
-file-size limits, an unprivileged uid (nobody, when started as root) and a wall-clock deadline
+file-size limits, an unprivileged uid of its own (when started as root) and a wall-clock deadline
 after which every process it started is killed. See `sandbox_launcher.py` for the steps. Where
 the OS refuses namespaces we refuse to run, unless the caller sets `allow_unisolated=True`.
 
@@ -33,6 +33,7 @@ is protected.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -48,7 +49,10 @@ from pathlib import Path
 
 _LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
 _DRIVER = Path(__file__).with_name("sandbox_driver.py")
-_NOBODY = 65534
+# Started as root, each jail drops to a uid no other running jail has, so RLIMIT_NPROC (counted
+# per uid) is per jail: a fork bomb fills its own quota, not that of the tests beside it.
+_JAIL_UIDS = range(1_000_000_000, 1_000_000_000 + (1 << 20))
+_next_jail = itertools.count()
 _EXIT_TIMEOUT, _EXIT_SETUP_FAILED = 124, 125
 _SETUP_FAILED = "imitate sandbox setup failed"  # the launcher's stderr when it could not jail
 _HOST_GRACE_S = 5.0  # the launchers enforce the deadline; the host only backs them up
@@ -185,9 +189,11 @@ def _write(file, spec: dict) -> None:
 def _start(
     role: str, io: list, fds: list[int], jail: str, limits, isolated: bool
 ) -> subprocess.Popen:
-    # Root drops to nobody inside the jail. Opted-out runs keep our uid: the interpreter may
-    # live where nobody cannot read (a pyenv under /root), and without a jail we cannot fix that.
-    uid = _NOBODY if os.geteuid() == 0 and isolated else None
+    # Opted-out runs keep our uid: the interpreter may live where another uid cannot read (a
+    # pyenv under /root), and without a jail (which binds it in readable) we cannot fix that.
+    uid = None
+    if os.geteuid() == 0 and isolated:
+        uid = _JAIL_UIDS[next(_next_jail) % len(_JAIL_UIDS)]
     cfg = {
         "role": role,
         "isolated": isolated,

@@ -409,3 +409,12 @@ def test_tests_run_in_parallel(sandbox):
     submissions = [Submission(RIGHT, CHECK, "f")] * 8 + [Submission(WRONG, CHECK, "f")]
     results = sandbox.run_many(submissions)
     assert [r.passed for r in results] == [True] * 8 + [False]
+
+
+@needs_namespaces
+def test_a_fork_bomb_does_not_starve_the_tests_running_beside_it():
+    sandbox = Sandbox(SandboxLimits(wall_s=3.0, cpu_s=3), workers=2)
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    submissions = [Submission(bomb, CHECK, "f")] + [Submission(RIGHT, CHECK, "f")] * 6
+    results = sandbox.run_many(submissions)
+    assert [r.passed for r in results] == [False] + [True] * 6, [r.check_log for r in results]
