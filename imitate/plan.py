@@ -184,7 +184,7 @@ def _bytes(dtype_name: str, key: str) -> int:
 
 @hydra.main(config_path="pkg://imitate.conf", config_name="plan", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    print(report(cfg, HydraConfig.get().runtime.choices.model), flush=True)
+    print(report(cfg, HydraConfig.get().runtime.choices["model"]), flush=True)
 
 
 if __name__ == "__main__":
