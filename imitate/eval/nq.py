@@ -9,7 +9,7 @@ import string
 import numpy as np
 
 from imitate import metrics
-from imitate.eval.paths import load_records
+from imitate.data.jsonl import load_records
 from imitate.eval.task_result import TaskResult
 from imitate.llm.base import LLM, GenerationRequest
 

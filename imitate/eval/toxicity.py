@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from imitate import metrics
-from imitate.eval.paths import load_records, resolve_data_path
+from imitate.data.jsonl import load_records
+from imitate.data.paths import resolve_data_path
 from imitate.eval.task_result import TaskResult
 from imitate.llm.base import LLM, GenerationRequest
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 import transformers
 
-from imitate.eval.paths import SHARED_DATA
+from imitate.data.paths import shared_data_dir
 
 TOKENIZER_CACHE = (
     Path(os.environ.get("IMITATE_CACHE", "~/.cache/imitate")).expanduser()
@@ -63,6 +63,7 @@ def tiny_llm(tiny_model, tokenizer):
 
 @pytest.fixture
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA} (set IMITATE_SHARED_DATA)")
-    return SHARED_DATA
+    folder = shared_data_dir()
+    if not folder.is_dir():
+        pytest.skip(f"shared data not found at {folder} (set IMITATE_SHARED_DATA)")
+    return folder

@@ -70,7 +70,7 @@ def test_run_builds_three_shot_prompts_and_scores_every_question(tiny_llm):
 
 @pytest.mark.shared_data
 def test_shared_efficientqa_dev_is_disjoint_from_nq_open_dev(shared_data):
-    from imitate.eval.paths import load_records
+    from imitate.data.jsonl import load_records
 
     dev = load_records(str(shared_data / "nq_open" / "NQ-open.dev.jsonl"), what="dev")
     eqa = load_records(
