@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from imitate import metrics
+from imitate.data.budget import parse_token_count
+from imitate.metric_log import read_metrics
 from imitate.tracking import cells
 from imitate.tracking.reference import TAG_TEACHER
 from imitate.tracking.status import read_status
@@ -27,6 +30,7 @@ class Row:
     tokens: float | None  # imitation tokens trained on (imitation rows only)
     parameters: int | None  # base-model size
     metrics: dict[str, float] = field(default_factory=dict)
+    budget: int | None = None  # data.max_tokens of an imitation row (the paper's "20M tokens")
 
 
 def resolve_target(client: MlflowClient, target: str) -> tuple[str, str | None, str]:
@@ -67,7 +71,7 @@ def _sweep_runs(client: MlflowClient, experiment_id: str, parent: str | None) ->
 
 
 def to_row(run: Run) -> Row:
-    tags, values = run.data.tags, run.data.metrics
+    tags, values = run.data.tags, read_metrics(run)
     role = tags[cells.TAG_ROLE]
     model = tags.get(TAG_TEACHER) if role == cells.ROLE_TEACHER else tags.get("group.model")
     parameters = tags.get(cells.TAG_PARAMETERS)
@@ -78,5 +82,17 @@ def to_row(run: Run) -> Row:
         data=tags.get("group.data", "") if role == cells.ROLE_IMITATION else "",
         tokens=values.get(TRAIN_TOKENS) if role == cells.ROLE_IMITATION else None,
         parameters=int(parameters) if parameters else None,
-        metrics=dict(values),
+        metrics=values,
+        budget=_budget(run) if role == cells.ROLE_IMITATION else None,
     )
+
+
+def _budget(run: Run) -> int | None:
+    value = run.data.params.get("data.max_tokens")
+    if value in (None, "None", "null"):
+        return None
+    try:
+        return parse_token_count(value.strip("'\""))
+    except ValueError as error:  # the row then matches no paper row by its token budget
+        warnings.warn(f"run {run.info.run_id}: {error}", stacklevel=2)
+        return None
