@@ -13,6 +13,7 @@ from imitate import metrics
 from imitate.data.budget import parse_token_count
 from imitate.metric_log import read_metrics
 from imitate.tracking import cells
+from imitate.tracking.mlflow_run import REDACTED
 from imitate.tracking.reference import TAG_TEACHER
 from imitate.tracking.status import read_status
 
@@ -88,8 +89,10 @@ def to_row(run: Run) -> Row:
 
 
 def _budget(run: Run) -> int | None:
-    value = run.data.params.get("data.max_tokens")
-    if value in (None, "None", "null"):
+    """The run's data.max_tokens: the sweep's grid tag, else the logged param."""
+    key = "data.max_tokens"
+    value = run.data.tags.get(cells.TAG_GRID + key) or run.data.params.get(key)
+    if value in (None, "None", "null", REDACTED):  # tracking redacts keys ending in "tokens"
         return None
     try:
         return parse_token_count(value.strip("'\""))

@@ -49,11 +49,6 @@ class Published:
         return self.tokens is None or budget == self.tokens
 
 
-def known_metric_names() -> list[str]:
-    """Every full metric name defined in imitate.metrics (prefix constants excluded)."""
-    return metrics.full_names()
-
-
 def load_reference(name_or_path: str = DEFAULT_REFERENCE) -> DictConfig:
     """A reference file: a YAML path, or the name of a shipped one in conf/reference/."""
     from imitate import conf
@@ -113,8 +108,8 @@ def _published(reference: DictConfig, index: int, entry: DictConfig) -> Publishe
 
 
 def _check_metric(reference: DictConfig, where: str, metric: str) -> None:
-    if metric not in known_metric_names():
-        _refuse(reference, f"{where}={metric!r} is not a metric name", known_metric_names())
+    if metric not in metrics.full_names():
+        _refuse(reference, f"{where}={metric!r} is not a metric name", metrics.full_names())
 
 
 def _refuse(reference: DictConfig, problem: str, valid) -> None:
