@@ -62,12 +62,13 @@ def _sweep_runs(client: MlflowClient, experiment_id: str, parent: str | None) ->
     query = "attributes.status = 'FINISHED'"  # MLflow's search has no IN for tags: roles below
     if parent is not None:
         query += f" and tags.`{cells.TAG_PARENT}` = '{parent}'"
-    runs = client.search_runs([experiment_id], filter_string=query, max_results=50_000)
-    runs = [run for run in runs if run.data.tags.get(cells.TAG_ROLE) in ROLES]
+    found = client.search_runs([experiment_id], filter_string=query, max_results=50_000)
+    runs = [run for run in found if run.data.tags.get(cells.TAG_ROLE) in ROLES]
     if parent is not None:  # cells skipped because an earlier sweep had finished them
         known = {run.info.run_id for run in runs}
-        reused = {row.run_id for row in read_status(client, parent) if row.status == "SKIPPED"}
-        runs += [client.get_run(run_id) for run_id in sorted(reused - known - {None})]
+        statuses = read_status(client, parent)
+        reused = {row.run_id for row in statuses if row.status == "SKIPPED" and row.run_id}
+        runs += [client.get_run(run_id) for run_id in sorted(reused - known)]
     return runs
 
 

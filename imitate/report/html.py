@@ -70,9 +70,9 @@ def _table(table: Table) -> str:
     )
 
 
-def _cell(ours: float | None, paper: tuple[float, str] | list | None) -> str:
+def _cell(ours: str | float | None, paper: tuple[float, str] | None) -> str:
     """Our value (or a marked gap) and, where the paper has a number, "paper N" with its source."""
-    text = NOT_RUN if ours is None else number(ours)
+    text = NOT_RUN if ours is None else number(float(ours))
     title = GAP_TITLE if ours is None else ""
     if paper is not None:
         value, source = paper

@@ -6,6 +6,7 @@ value with its source (from the reference file's ``paper`` entries), so the two 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from imitate import metrics
@@ -25,6 +26,11 @@ GAP_METRICS = (*CAPABILITY, metrics.RTP_NONTOXICITY, *PREFERENCE)
 NQ_SYNTHETIC = "nq_synthetic"  # the data group option of local imitation
 TABLE1, TABLE2 = "table1_nq", "table2_style"
 PaperCell = tuple[float, str]  # (the paper's value, its source)
+TABLE1_ROWS = (  # label, role, data (as the reference's paper entries name it)
+    ("base model", cells.ROLE_BASE, None),
+    ("ShareGPT-Mix imitation", cells.ROLE_IMITATION, "broad"),
+    ("NQ-synthetic imitation", cells.ROLE_IMITATION, NQ_SYNTHETIC),
+)
 
 
 @dataclass
@@ -37,44 +43,38 @@ class Table:
     paper: list[list[PaperCell | None]] = field(default_factory=list)
 
 
-def table1_nq(rows: list[Row], published: list[Published] = ()) -> Table:
+def table1_nq(rows: list[Row], published: Sequence[Published] = ()) -> Table:
     """NQ exact match: base / ShareGPT-Mix / NQ-synthetic imitation / teacher, a column per model."""
     entries = [p for p in published if p.table == TABLE1]
     ours_models = {r.model for r in rows if r.role != cells.ROLE_TEACHER}
     paper_models = {m for p in entries for m in p.models or ()}
     models = sorted(ours_models | paper_models)
     teacher = teacher_row(rows)
-    table, paper = [], []
-    for label, role, data, pick in (
-        ("base model", cells.ROLE_BASE, None, lambda m: base_row(rows, m)),
-        ("ShareGPT-Mix imitation", cells.ROLE_IMITATION, "broad", lambda m: _most(rows, m, True)),
-        (
-            "NQ-synthetic imitation",
-            cells.ROLE_IMITATION,
-            NQ_SYNTHETIC,
-            lambda m: _most(rows, m, False),
-        ),
-    ):
-        table.append([label] + [_value(pick(m), metrics.NQ_EM) for m in models])
-        paper.append([None] + [_paper(entries, metrics.NQ_EM, role, m, data) for m in models])
+    table: list[list[str | float | None]] = []
+    paper: list[list[PaperCell | None]] = []
+    for label, role, data in TABLE1_ROWS:
+        ours = [_value(_table1_run(rows, role, data, m), metrics.NQ_EM) for m in models]
+        table.append([label, *ours])
+        paper.append([None, *(_paper(entries, metrics.NQ_EM, role, m, data) for m in models)])
     teacher_label = f"{teacher.model} (teacher row, entered)" if teacher else "teacher"
     table.append([teacher_label] + [_value(teacher, metrics.NQ_EM)] * len(models))
     teacher_paper = _paper(entries, metrics.NQ_EM, cells.ROLE_TEACHER, None, None)
-    paper.append([None] + [teacher_paper] * len(models))
+    paper.append([None, *([teacher_paper] * len(models))])
     title = f"Table 1: NQ ({_header(metrics.NQ_EM)}), ours and the paper's"
     return Table(TABLE1, title, ["", *models], table, paper)
 
 
-def table2_style(rows: list[Row], published: list[Published] = ()) -> Table:
+def table2_style(rows: list[Row], published: Sequence[Published] = ()) -> Table:
     """Style similarity to ChatGPT: base rows, imitation cells by data amount, then ChatGPT #2."""
     entries = [p for p in published if p.table == TABLE2]
     used: list[Published] = []
-    table, paper = [], []
+    table: list[list[str | float | None]] = []
+    paper: list[list[PaperCell | None]] = []
 
     def add(label: str, row: Row | None, matches: list[Published]) -> None:
         used.extend(matches)
-        table.append([label] + [_value(row, m) for m in STYLE])
-        paper.append([None] + [_first(matches, m) for m in STYLE])
+        table.append([label, *(_value(row, m) for m in STYLE)])
+        paper.append([None, *(_first(matches, m) for m in STYLE)])
 
     by_size = sorted(rows, key=lambda r: (r.model, r.tokens or 0))
     for role in (cells.ROLE_BASE, cells.ROLE_IMITATION):
@@ -110,11 +110,18 @@ def gap_closure(rows: list[Row]) -> Table:
 
 
 def closure(row: Row, base: Row | None, teacher: Row | None, metric: str) -> float | None:
-    values = [_value(r, metric) for r in (row, base, teacher)]
-    if None in values or values[2] == values[1]:
-        return None  # a missing metric, or no gap to close
-    imitation, base_value, teacher_value = values
+    imitation, base_value, teacher_value = (_value(r, metric) for r in (row, base, teacher))
+    if imitation is None or base_value is None or teacher_value is None:
+        return None  # a missing metric
+    if teacher_value == base_value:
+        return None  # no gap to close
     return (imitation - base_value) / (teacher_value - base_value)
+
+
+def _table1_run(rows: list[Row], role: str, data: str | None, model: str) -> Row | None:
+    if role == cells.ROLE_BASE:
+        return base_row(rows, model)
+    return _most(rows, model, broad=data != NQ_SYNTHETIC)
 
 
 def _most(rows: list[Row], model: str, broad: bool) -> Row | None:
@@ -127,7 +134,9 @@ def _most(rows: list[Row], model: str, broad: bool) -> Row | None:
     return max(candidates, key=lambda r: r.tokens or 0, default=None)
 
 
-def _paper(entries, metric, role, model, data) -> PaperCell | None:
+def _paper(
+    entries: list[Published], metric: str, role: str, model: str | None, data: str | None
+) -> PaperCell | None:
     return _first([p for p in entries if p.fits(role, model, data, None)], metric)
 
 
@@ -157,5 +166,5 @@ def _tokens(tokens: float | None) -> str:
     return f"{tokens / 1e6:g}M" if tokens >= 1e5 else f"{tokens:,.0f}"
 
 
-def paper_tables(rows: list[Row], published: list[Published] = ()) -> list[Table]:
+def paper_tables(rows: list[Row], published: Sequence[Published] = ()) -> list[Table]:
     return [table1_nq(rows, published), table2_style(rows, published), gap_closure(rows)]

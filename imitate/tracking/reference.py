@@ -63,7 +63,10 @@ def load_reference(name_or_path: str = DEFAULT_REFERENCE) -> DictConfig:
             f"reference {name_or_path!r}: no such file, and no conf/reference/{name_or_path}.yaml;"
             f" give a YAML path or one of: {names}"
         )
-    return OmegaConf.load(path)
+    reference = OmegaConf.load(path)
+    if not isinstance(reference, DictConfig):
+        raise ValueError(f"reference {path}: a mapping with name, scores and paper; got a list")
+    return reference
 
 
 def reference_scores(reference: DictConfig) -> dict[str, float]:
