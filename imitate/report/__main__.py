@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> Path:
     status = status_table(read_status(client, parent)) if parent else ""
     page = out / "report.html"
     page.write_text(html.page(f"imitate report: {label}", figures, tables, status))
-    log_to = parent or _latest_sweep(client, experiment_id)
-    if log_to and not args.no_log:
+    log_to = None if args.no_log else parent or _latest_sweep(client, experiment_id)
+    if log_to:
         client.log_artifacts(log_to, str(out), ARTIFACT_DIR)
     print(
         f"{len(rows)} runs -> {page.resolve()}" + (f" (logged to run {log_to})" if log_to else "")

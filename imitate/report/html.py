@@ -9,8 +9,6 @@ from pathlib import Path
 from imitate.report.figures import FigureData
 from imitate.report.tables import Table
 
-NOT_RUN = "not run"
-GAP_TITLE = "metric not logged: task not run"
 STYLE = """
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
 img { max-width: 100%; border: 1px solid #ddd; }
@@ -62,7 +60,7 @@ def _table(table: Table) -> str:
     paper = table.paper or [[None] * len(row) for row in table.rows]
     for row, published in zip(table.rows, paper, strict=True):
         cells = [f"<td>{html.escape(str(row[0]))}</td>"]
-        cells += [_cell(ours, p) for ours, p in zip(row[1:], published[1:], strict=True)]
+        cells += [_cell(ours, p, table.gap) for ours, p in zip(row[1:], published[1:], strict=True)]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f"<section id='{table.name}'><h2>{html.escape(table.title)}</h2>"
@@ -70,16 +68,16 @@ def _table(table: Table) -> str:
     )
 
 
-def _cell(ours: str | float | None, paper: tuple[float, str] | None) -> str:
+def _cell(ours: str | float | None, paper: tuple[float, str] | None, gap: tuple[str, str]) -> str:
     """Our value (or a marked gap) and, where the paper has a number, "paper N" with its source."""
-    text = NOT_RUN if ours is None else number(float(ours))
-    title = GAP_TITLE if ours is None else ""
+    text = gap[0] if ours is None else number(float(ours))
+    title = gap[1] if ours is None else ""
     if paper is not None:
         value, source = paper
         title = f"{title}; paper: {source}" if title else f"paper: {source}"
         text += f"<span class='paper'>paper {number(value)}</span>"
-    gap = " class='gap'" if ours is None else ""
-    return f"<td{gap} title='{html.escape(title, quote=True)}'>{text}</td>"
+    marked = " class='gap'" if ours is None else ""
+    return f"<td{marked} title='{html.escape(title, quote=True)}'>{text}</td>"
 
 
 def number(value: float) -> str:

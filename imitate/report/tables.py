@@ -41,6 +41,7 @@ class Table:
     rows: list[list[str | float | None]]  # first cell is the row label; None = not run
     # Same shape as rows: the paper's (value, source) for a cell, None where it has no number.
     paper: list[list[PaperCell | None]] = field(default_factory=list)
+    gap: tuple[str, str] = ("not run", "metric not logged: task not run")  # text, why
 
 
 def table1_nq(rows: list[Row], published: Sequence[Published] = ()) -> Table:
@@ -106,6 +107,7 @@ def gap_closure(rows: list[Row]) -> Table:
         ["", *GAP_METRICS],
         table,
         [[None] * (len(GAP_METRICS) + 1) for _ in table],  # the paper publishes no such numbers
+        ("n/a", "needs the imitation, base and teacher values, teacher differing from base"),
     )
 
 

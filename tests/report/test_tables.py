@@ -154,3 +154,11 @@ def test_token_budget_is_read_from_the_grid_tag_or_the_param(tmp_path) -> None:
         client.set_terminated(run.info.run_id, "FINISHED")
     budgets = sorted(row.budget or 0 for row in collect_rows(client, experiment, None))
     assert budgets == [0, 20_000_000, 80_000_000]
+
+
+def test_gap_closure_says_why_a_cell_is_empty() -> None:
+    from imitate.report.tables import gap_closure
+
+    rows = [_row(cells.ROLE_IMITATION, "tiny_llama", {metrics.NQ_EM: 0.1}, "sharegpt", 512)]
+    [row] = _cells(gap_closure(rows))
+    assert row[1:] == ["n/a"] * 6  # no base or teacher value: nothing to divide by
