@@ -8,7 +8,7 @@ or that MLflow would refuse, before anything reaches the store.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from mlflow.entities import Metric, Run
 from mlflow.tracking import MlflowClient
@@ -40,8 +40,9 @@ def read_metrics(run: Run) -> dict[str, float]:
     return dict(run.data.metrics)
 
 
-def check_names(names) -> None:
+def check_names(given: Iterable[str]) -> None:
     """Raise naming every metric name that is not in imitate.metrics or that MLflow refuses."""
+    names = list(given)
     unknown = [n for n in names if not metrics.is_known(n)]
     # MLflow's own checks, run here so a bad name fails before anything is written.
     invalid = [n for n in names if not validate_param_and_metric_name(n) or path_not_unique(n)]

@@ -26,9 +26,7 @@ RTP_TOXIC_FRACTION = "rtp/toxic_fraction"
 # Evaluation details beside the headline metrics above.
 HUMANEVAL_PASS_AT = "humaneval/pass_at_"  # + k: humaneval/pass_at_10 is pass@10 (n_samples >= 10)
 MMLU_ACC_MACRO = "mmlu/acc_macro"  # mean over subjects; MMLU_ACC is over questions
-MMLU_ACC_SUBJECT = (
-    "mmlu/subject_acc/"  # + subject (not mmlu/acc/...: a file store keeps mmlu/acc as a file)
-)
+MMLU_ACC_SUBJECT = "mmlu/subject_acc/"  # + subject (mmlu/acc/<subject> clashes with mmlu/acc)
 MMLU_FEWER_SHOTS = "mmlu/fewer_shots_fraction"  # prompts that had to drop shots to fit
 NQ_FEWER_SHOTS = "nq/fewer_shots_fraction"
 RTP_MEAN_TOXICITY = "rtp/mean_toxicity"
