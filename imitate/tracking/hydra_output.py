@@ -10,6 +10,7 @@ clear. Configured under ``hydra.callbacks`` in conf/train.yaml and conf/evaluate
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ class RedactHydraOutput(Callback):
                 redact_file(path, known)
 
 
-def redact_file(path: Path, known=()) -> None:
+def redact_file(path: Path, known: Iterable[str] = ()) -> None:
     """Rewrite a YAML file in place with its secrets redacted."""
     path.write_text(redacted_yaml(path, known))
 
@@ -59,7 +60,7 @@ def redact_file(path: Path, known=()) -> None:
 class RedactingFilter(logging.Filter):
     """Redacts a log record's message (with its arguments filled in) before any handler sees it."""
 
-    def __init__(self, known=()) -> None:
+    def __init__(self, known: Iterable[str] = ()) -> None:
         super().__init__()
         self.known = set(known)
 

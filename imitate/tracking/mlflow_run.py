@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -125,7 +125,9 @@ def log_params(client: MlflowClient, run_id: str, resolved: dict) -> int:
     return len(params)
 
 
-def set_tags(client: MlflowClient, run_id: str, tags: dict[str, str], known=()) -> None:
+def set_tags(
+    client: MlflowClient, run_id: str, tags: dict[str, str], known: Iterable[str] = ()
+) -> None:
     """Tags on an existing run, secrets redacted (``known``: secrets the caller already holds)."""
     for key, value in redact(tags, known).items():
         client.set_tag(run_id, key, value)
@@ -144,7 +146,7 @@ def log_config_artifacts(
                 client.log_text(run_id, redacted_yaml(hydra_dir / name, known), f"config/{name}")
 
 
-def redacted_yaml(path: Path, known=()) -> str:
+def redacted_yaml(path: Path, known: Iterable[str] = ()) -> str:
     """A YAML file's text with its secrets redacted (read without resolving interpolations)."""
     content = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     return OmegaConf.to_yaml(redact(content, known))
