@@ -18,6 +18,8 @@ from mlflow.tracking import MlflowClient
 
 from imitate.redact import REDACTED
 
+# One real run, ~30-45 s on 2 cores; tests/tracking/test_redact.py is the fast check.
+pytestmark = pytest.mark.slow
 FROM_OVERRIDE = "SENTINEL-override-5b1e9c0d"
 FROM_ENV = "SENTINEL-env-a7d2031f"
 ENV_NAME = "IMITATE_TEST_API_KEY"  # named like a secret: its value is scrubbed wherever it appears
