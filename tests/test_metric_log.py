@@ -17,7 +17,11 @@ PREFIXED = {
     metrics.HUMANEVAL_PASS_AT: ["1", "10", "100"],
     metrics.RTP_NONTOXICITY_SUBSET: ["challenging"],
     # written as metrics.lm_eval_metric(task, metric, filter) produces them
-    metrics.LM_EVAL_PREFIX: ["gsm8k/exact_match/strict-match", "arc_easy/acc", "humaneval/pass_at_1"],
+    metrics.LM_EVAL_PREFIX: [
+        "gsm8k/exact_match/strict-match",
+        "arc_easy/acc",
+        "humaneval/pass_at_1",
+    ],
 }
 
 

@@ -9,6 +9,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
 from imitate.metric_log import log_metrics
+from imitate.redact import redact
 
 
 def log_results(
@@ -24,7 +25,10 @@ def log_results(
     for name, rows in records.items():
         if rows:
             client.log_table(run_id, as_columns(rows), f"eval/{name}.json")
-    client.log_text(run_id, OmegaConf.to_yaml(tasks_cfg, resolve=True), "eval/tasks.yaml")
+    resolved = redact(
+        OmegaConf.to_container(tasks_cfg, resolve=True)
+    )  # a judge task may hold a key
+    client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(resolved)), "eval/tasks.yaml")
     client.log_dict(run_id, prompt_formats(tasks_cfg), "eval/prompt_formats.json")
 
 
@@ -32,7 +36,7 @@ def log_task_info(client: MlflowClient, run_id: str, info: dict[str, dict[str, s
     """Each task's versions and config hashes as `eval.<task>.<key>` tags."""
     for task, values in info.items():
         for key, value in values.items():
-            client.set_tag(run_id, f"eval.{task}.{key}", value)
+            client.set_tag(run_id, f"eval.{task}.{key}", redact(value))
 
 
 def as_columns(rows: list[dict]) -> dict[str, list]:
