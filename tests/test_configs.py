@@ -135,19 +135,19 @@ HYDRA_FILES = [f for f in config_files() if f.startswith("hydra/")]
 
 
 @pytest.mark.parametrize("relative", HYDRA_FILES)
-def test_hydra_group_files_compose_typed_and_without_deprecation_warnings(relative: str) -> None:
+def test_hydra_group_files_compose_without_warnings_and_instantiate(relative: str) -> None:
     group, option = relative.rsplit("/", 1)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.simplefilter("always")  # e.g. Hydra's automatic schema matching deprecation
         cfg = _compose_with_hydra("train", [f"{group}={option}", "trainer=fsdp"])
     assert not [str(w.message) for w in caught], "Hydra warned while composing " + relative
     node = OmegaConf.select(cfg, group.replace("/", "."))
-    assert node._metadata.object_type not in (None, dict), f"{relative} is not checked by a schema"
-    instantiate(node, _convert_="all")  # the launcher is built from exactly these keys
-    with pytest.raises(ConfigCompositionException, match="partitoin"):
-        _compose_with_hydra(
-            "train", [f"{group}={option}", f"{group.replace('/', '.')}.partitoin=x"]
-        )
+    if "_target_" in node:
+        instantiate(node, _convert_="all")  # a launcher is built from exactly these keys
+    if group == "hydra/launcher":  # typed by the plugin's schema, so a typo fails at compose
+        assert node._metadata.object_type not in (None, dict), f"{relative} has no schema"
+        with pytest.raises(ConfigCompositionException, match="partitoin"):
+            _compose_with_hydra("train", [f"{group}={option}", "hydra.launcher.partitoin=x"])
 
 
 def test_the_slurm_launcher_keeps_one_task_per_gpu() -> None:
