@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from imitate.config_hints import run_with_hints
 from imitate.eval.results import log_results, log_task_info
 from imitate.eval.tasks import run_tasks
 from imitate.llm.base import LLM
@@ -65,4 +66,4 @@ def _print_summary(results: dict[str, float], refused: dict[str, str]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_hints(main)  # a refused config also prints the valid keys and the closest match
