@@ -118,7 +118,8 @@ def _handler(server: LoopbackServer):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
-            action, number = server._arrive(self.path, body, dict(self.headers))
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            action, number = server._arrive(self.path, body, headers)
             try:
                 self._answer(action, number, body)
             except (BrokenPipeError, ConnectionResetError):
