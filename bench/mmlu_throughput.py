@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 
 from imitate.eval.mmlu import CHOICES, MMLUTask, read_rows
 from imitate.eval.paths import SHARED_DATA
-from imitate.eval.scoring import (
+from imitate.llm.hf_batching import (
     candidate_token_ids,
     next_token_logprobs,
     next_token_logprobs_one_by_one,

@@ -42,12 +42,16 @@ HUMAN_AGREEMENT = "human/agreement"  # inter-rater agreement on items rated more
 HUMAN_RATINGS = "human/ratings"  # how many ratings the figures rest on
 
 # Style similarity to a ChatGPT reply to the same prompt (paper Table 2), imitate.style.
-STYLE_LIST = "style/list_when_teacher"  # % of prompts with a list in the teacher reply and the output
+STYLE_LIST = (
+    "style/list_when_teacher"  # % of prompts with a list in the teacher reply and the output
+)
 STYLE_SUMMARY = "style/summary_when_teacher"  # % with a summary paragraph in both
 STYLE_UNIGRAM_F1 = "style/unigram_f1"  # F1 over lower-cased word unigrams, x100
 STYLE_LENGTH_PEARSON = "style/length_pearson"  # Pearson r of word counts across prompts
 STYLE_AUTHORITATIVE_JUDGE = "style/authoritative_judge"  # % judged authoritative by the LLM judge
-STYLE_AUTHORITATIVE_LEXICON = "style/authoritative_lexicon"  # boosters vs hedges, no judge: never mixed
+STYLE_AUTHORITATIVE_LEXICON = (
+    "style/authoritative_lexicon"  # boosters vs hedges, no judge: never mixed
+)
 
 # The LLM client's ledger (imitate.llm): what talking to a model cost.
 LLM_REQUESTS = "llm/requests"  # sent to the backend (cache hits excluded)

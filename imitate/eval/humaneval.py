@@ -11,8 +11,8 @@ import numpy as np
 
 from imitate import metrics
 from imitate.eval.sandbox import Sandbox, SandboxLimits
-from imitate.eval.scoring import generate
-from imitate.eval.tasks import TaskResult
+from imitate.eval.task_result import TaskResult
+from imitate.llm.base import LLM, GenerationRequest
 
 # The Codex paper's stop sequences: a new top-level statement ends the function body.
 CODEX_STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -41,11 +41,6 @@ def build_program(problem: dict, completion: str) -> str:
     return (
         f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
     )
-
-
-def truncate_at_stop(text: str, stop_sequences: Sequence[str]) -> str:
-    cut = min((i for s in stop_sequences if (i := text.find(s)) != -1), default=len(text))
-    return text[:cut]
 
 
 def estimate_pass_at_k(n: int, c: int, k: int) -> float:
@@ -107,7 +102,6 @@ class HumanEvalTask:
         ks: Sequence[int] = (1,),
         temperature: float = 0.0,
         max_new_tokens: int = 384,
-        batch_size: int = 8,
         stop_sequences: Sequence[str] = CODEX_STOP_SEQUENCES,
         workers: int | None = None,
         limits: dict | None = None,
@@ -120,7 +114,7 @@ class HumanEvalTask:
             )
         self.data, self.limit = data, limit
         self.n_samples, self.ks, self.temperature = n_samples, list(ks), temperature
-        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        self.max_new_tokens = max_new_tokens
         self.stop_sequences = list(stop_sequences)
         self.sandbox_options = {
             "limits": SandboxLimits(**(limits or {})),
@@ -128,20 +122,22 @@ class HumanEvalTask:
             "allow_unisolated": allow_unisolated,
         }
 
-    def run(self, model, tokenizer) -> TaskResult:
+    def run(self, llm: LLM) -> TaskResult:
         problems = load_problems(self.data, self.limit)
         # Built before generating, so a host without namespaces fails in seconds, not hours.
         sandbox = Sandbox(**self.sandbox_options)
-        texts = generate(
-            model,
-            tokenizer,
-            [p["prompt"] for p in problems],
-            max_new_tokens=self.max_new_tokens,
-            batch_size=self.batch_size,
-            stop_sequences=self.stop_sequences,
-            temperature=self.temperature,
-            num_samples=self.n_samples,
+        texts = llm.generate(
+            [
+                GenerationRequest(
+                    prompt=p["prompt"],
+                    max_new_tokens=self.max_new_tokens,
+                    stop=tuple(self.stop_sequences),
+                    temperature=self.temperature,
+                    n=self.n_samples,
+                )
+                for p in problems
+            ]
         )
-        completions = [[truncate_at_stop(t, self.stop_sequences) for t in s] for s in texts]
-        scores, records = score_completions(problems, completions, sandbox, self.ks)
+        # Every backend returns texts cut at the first stop sequence.
+        scores, records = score_completions(problems, texts, sandbox, self.ks)
         return TaskResult(scores, records, self.prompt_format)

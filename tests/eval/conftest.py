@@ -53,6 +53,14 @@ def tiny_model(tokenizer):
     return tiny_llama(len(tokenizer))
 
 
+@pytest.fixture(scope="session")
+def tiny_llm(tiny_model, tokenizer):
+    """The tiny model behind the client interface the tasks call."""
+    from imitate.llm.hf import HFClient
+
+    return HFClient(tiny_model, tokenizer, batch_size=2, scoring_batch_size=3)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

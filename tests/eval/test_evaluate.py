@@ -19,7 +19,7 @@ def test_quick_suite_runs_every_task_and_logs_the_run(tmp_path):
             "model=tiny_llama",
             "eval=quick",
             f"output_dir={tmp_path / 'out'}",
-            f"results_cache={tmp_path / 'cache'}",
+            f"eval.results_cache={tmp_path / 'cache'}",
             f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
             f"tracking.artifact_root={tmp_path / 'artifacts'}",
             f"eval.tasks.mmlu.data={FIXTURES / 'mmlu'}",

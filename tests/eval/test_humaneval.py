@@ -9,9 +9,9 @@ from imitate.eval.humaneval import (
     estimate_pass_at_k,
     load_problems,
     score_completions,
-    truncate_at_stop,
 )
 from imitate.eval.sandbox import Sandbox, namespaces_available
+from imitate.llm.base import cut_at_stop
 
 needs_namespaces = pytest.mark.skipif(not namespaces_available(), reason="OS refuses namespaces")
 
@@ -70,8 +70,8 @@ def test_pass_at_k_needs_k_samples():
 
 def test_completion_is_cut_at_the_first_codex_stop_sequence():
     text = "    return x + 1\n\ndef helper():\n    pass\nif __name__:\n"
-    assert truncate_at_stop(text, ("\nif", "\ndef")) == "    return x + 1\n"
-    assert truncate_at_stop("    return 1", ("\ndef",)) == "    return 1"
+    assert cut_at_stop(text, ("\nif", "\ndef")) == "    return x + 1\n"
+    assert cut_at_stop("    return 1", ("\ndef",)) == "    return 1"
 
 
 def test_program_is_prompt_completion_tests_then_check():

@@ -1,0 +1,24 @@
+"""What every eval task returns, and the protocol tasks follow: a leaf module the rest imports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from imitate.llm.base import LLM
+
+
+@dataclass
+class TaskResult:
+    metrics: dict[str, float]
+    records: list[dict]
+    prompt_format: str
+
+
+class EvalTask(Protocol):
+    """Built from `conf/eval/task/<name>.yaml`; metric names come from `imitate.metrics`."""
+
+    name: str
+    prompt_format: str
+
+    def run(self, llm: LLM) -> TaskResult: ...
