@@ -58,6 +58,9 @@ class LoopbackServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        deadline = time.monotonic() + 10  # let handlers still working (a slow model) finish
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
