@@ -114,9 +114,14 @@ def _prompt_of(body: dict) -> str:
 def _handler(server: LoopbackServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body leave at once, as real servers do
 
         def log_message(self, *args) -> None:  # quiet: tests read the arrivals list instead
             pass
+
+        def do_GET(self) -> None:
+            # /stats: the arrival count, for a server running in another process (the benchmark)
+            self._send(200, {"count": server.count})
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
@@ -169,3 +174,19 @@ def _handler(server: LoopbackServer):
             self.wfile.write(data)
 
     return Handler
+
+
+def main() -> None:
+    """Serve in this process until killed; prints the base URL first (`--latency` seconds)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="the loopback server, standalone")
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    with LoopbackServer(latency_s=args.latency) as server:
+        print(server.url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

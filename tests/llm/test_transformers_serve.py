@@ -8,55 +8,30 @@ come from the model's own chat template (`apply_chat_template(..., add_generatio
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 import torch
 
 from imitate.llm.base import GenerationRequest, LogprobsUnavailable
 from imitate.llm.openai_client import OpenAIClient
 from imitate.metrics import LLM_INPUT_TOKENS
+from tests.llm.serve_process import ServeUnavailable, transformers_serve
 
-pytestmark = pytest.mark.slow  # ~30-60 s on 2 shared cores: start, load, a few generations
+pytestmark = (
+    pytest.mark.slow
+)  # start, load, greedy 135M generations: ~30 s idle, minutes on busy cores
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
-STARTUP_S = 180
 
 
 @pytest.fixture(scope="module")
 def served(smollm2_tokenizer, tmp_path_factory):
     """(base_url, model dir) of a `transformers serve` pinned to the local SmolLM2 folder."""
-    pytest.importorskip("fastapi")
-    pytest.importorskip("uvicorn")
-    executable = Path(sys.executable).with_name("transformers")
-    if not executable.exists():
-        pytest.skip(f"no `transformers` command beside {sys.executable}")
     model_dir = smollm2_tokenizer.name_or_path
-    port = _free_port()
-    home = tmp_path_factory.mktemp("hf_home")
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(home)}
-    log = open(home / "serve.log", "w")  # noqa: SIM115  (closed at teardown)
-    command = [str(executable), "serve", model_dir, "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(
-        command + ["--device", "cpu", "--dtype", "float32"], env=env, stdout=log, stderr=log
-    )
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/health", server, home / "serve.log")
-        yield f"http://127.0.0.1:{port}/v1", model_dir
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=20)
-        log.close()
+        with transformers_serve(model_dir, tmp_path_factory.mktemp("serve")) as base_url:
+            yield base_url, model_dir
+    except ServeUnavailable as err:
+        pytest.skip(str(err))
 
 
 @pytest.fixture(scope="module")
@@ -113,23 +88,3 @@ def test_stop_sequences_cut_the_reply(client) -> None:
 def test_logprobs_are_refused_because_the_server_ignores_them(client) -> None:
     with pytest.raises(LogprobsUnavailable, match="carries no log-probs"):
         client.next_token_logprobs(["The capital of France is"], [" Paris", " London"])
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"transformers serve exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"transformers serve not healthy after {STARTUP_S} s:\n{log.read_text()[-3000:]}")
