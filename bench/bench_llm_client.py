@@ -125,8 +125,10 @@ def served_vs_in_process(count: int, max_new_tokens: int) -> dict:
         model_dir = Path(folder) / "tiny"
         model.save_pretrained(model_dir)
         tokenizer.save_pretrained(model_dir)
+        in_process = HFClient(model, tokenizer, batch_size=8)
+        in_process.generate(requests[:1])  # warm-up, as the server gets one
         started = time.perf_counter()
-        local = HFClient(model, tokenizer, batch_size=8).generate(requests)
+        local = in_process.generate(requests)
         in_process_s = time.perf_counter() - started
         with transformers_serve(str(model_dir), Path(folder)) as base_url:
             served = OpenAIClient(base_url, str(model_dir), max_concurrency=8, timeout_s=600)

@@ -1,10 +1,11 @@
 """Any OpenAI-compatible endpoint (OpenAI, vLLM, TGI, llama.cpp, transformers serve) as an `LLM`.
 
-Requests go through the official SDK's `AsyncOpenAI` (its own retries off: `imitate.llm.retries`
-does them), at most `max_concurrency` at once, each answer committed to the request cache before
-it is used, and each request priced against `max_cost_usd` before it is sent (`imitate.llm.ledger`).
-Chat requests go to /v1/chat/completions, raw prompts to /v1/completions; log-probs as configured
-by `logprobs` (`imitate.llm.openai_logprobs`).
+This module says what to ask: chat requests go to /v1/chat/completions, raw prompts to
+/v1/completions, log-probs as `logprobs` configures (`imitate.llm.openai_logprobs`).
+`imitate.llm.dispatch` sends it: through the official SDK's `AsyncOpenAI` (its own retries off;
+`imitate.llm.retries` does them), at most `max_concurrency` at once, each request priced against
+`max_cost_usd` before it is sent (`imitate.llm.ledger`) and each answer committed to the request
+cache before it is used (`imitate.llm.request_cache`).
 
 `generate()` and `next_token_logprobs()` are synchronous: they run the async work on a private
 event loop in a daemon thread, so they work the same from plain code and from inside a running
@@ -13,17 +14,14 @@ event loop (a notebook, an async caller) — there they block that loop until th
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import os
-import threading
-from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import openai
 
 from imitate.llm.base import GenerationRequest, LogprobsUnavailable, cut_at_stop, stable_hash
+from imitate.llm.dispatch import CHAT, COMPLETIONS, Dispatcher, Job
 from imitate.llm.ledger import Ledger
 from imitate.llm.openai_logprobs import (
     LOGPROB_MODES,
@@ -34,26 +32,14 @@ from imitate.llm.openai_logprobs import (
     unavailable_message,
 )
 from imitate.llm.request_cache import open_cache
-from imitate.llm.retries import EndpointError, MalformedResponse, RetryPolicy, call_with_retries
+from imitate.llm.retries import EndpointError, RetryPolicy
 
 log = logging.getLogger(__name__)
 
-CHAT, COMPLETIONS = "chat/completions", "completions"
 NO_KEY = "no-key"  # sent when api_key_env is null: local servers ignore it, and the SDK needs one
 MESSAGE_OVERHEAD_TOKENS = 8  # per chat message: role markers and separators of any chat template
 MAX_API_STOP_SEQUENCES = 4  # OpenAI's limit; any further ones are cut locally
 REFUSED_LOGPROB_STATUS = frozenset({400, 404, 422})
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One HTTP request: where it goes, its body, and its cache key."""
-
-    path: str
-    body: dict
-    extra: dict
-    key: str
-    prompt_chars: str  # the text its prompt tokens come from, for the budget's worst case
 
 
 class OpenAIClient:
@@ -97,11 +83,19 @@ class OpenAIClient:
         key = _read_key(api_key_env)
         # The key lives only inside the SDK client and this redaction closure: no attribute of
         # ours holds it, so repr, fingerprint, logs and the cache cannot carry it.
-        self._sdk = openai.AsyncOpenAI(
+        sdk = openai.AsyncOpenAI(
             api_key=key or NO_KEY, base_url=self.base_url, timeout=timeout_s, max_retries=0
         )
-        self._redact = _redactor(key)
-        self._loop: _LoopThread | None = None
+        self._dispatch = Dispatcher(
+            sdk,
+            self.policy,
+            self.ledger,
+            self.cache,
+            max_concurrency,
+            where=self._where,
+            input_bound=self._input_token_bound,
+            redact=_redactor(key),
+        )
 
     def __repr__(self) -> str:
         return (
@@ -116,7 +110,7 @@ class OpenAIClient:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
         """`request.n` texts per request; at temperature > 0 each sample is its own cached call."""
         per_request = [self._generation_jobs(r) for r in requests]
-        responses = self._fetch([job for jobs in per_request for job in jobs])
+        responses = self._dispatch.fetch([job for jobs in per_request for job in jobs])
         texts, position = [], 0
         for request, jobs in zip(requests, per_request, strict=True):
             replies = [
@@ -134,19 +128,12 @@ class OpenAIClient:
         if self.logprobs == "none":
             raise LogprobsUnavailable(unavailable_message(self._where(COMPLETIONS)))
         if self.logprobs == "completions_echo":
+            pairs = [(p, c) for p in prompts for c in candidates]
             jobs = [
-                self._job(COMPLETIONS, echo_body(self.model, p, c), {}, 0, p + c)
-                for p in prompts
-                for c in candidates
+                self._job(COMPLETIONS, echo_body(self.model, p, c), {}, 0, p + c) for p, c in pairs
             ]
-            flat = [
-                echo_score(response, p, c, self._where(COMPLETIONS))
-                for response, (p, c) in zip(
-                    self._fetch_logprobs(jobs),
-                    [(p, c) for p in prompts for c in candidates],
-                    strict=True,
-                )
-            ]
+            where, responses = self._where(COMPLETIONS), self._fetch_logprobs(jobs)
+            flat = [echo_score(r, p, c, where) for r, (p, c) in zip(responses, pairs, strict=True)]
             width = len(candidates)
             return [flat[i : i + width] for i in range(0, len(flat), width)]
         chat = self.logprobs == "chat_top"
@@ -172,15 +159,12 @@ class OpenAIClient:
 
     def close(self) -> None:
         """Stop the private event loop and close the HTTP connections and the cache."""
-        if self._loop is not None:
-            self._loop.run(self._sdk.close())
-            self._loop.stop()
-            self._loop = None
+        self._dispatch.close()
         self.cache.close()
 
     # -- requests -------------------------------------------------------------------------------
 
-    def _generation_jobs(self, request: GenerationRequest) -> list[_Job]:
+    def _generation_jobs(self, request: GenerationRequest) -> list[Job]:
         body: dict = {
             "model": self.model,
             "max_tokens": request.max_new_tokens,
@@ -199,7 +183,7 @@ class OpenAIClient:
         samples = request.n if request.temperature > 0 else 1
         return [self._job(path, body, dict(request.extra), i, text) for i in range(samples)]
 
-    def _job(self, path: str, body: dict, extra: dict, sample: int, text: str) -> _Job:
+    def _job(self, path: str, body: dict, extra: dict, sample: int, text: str) -> Job:
         key = stable_hash(
             {
                 "base_url": self.base_url,
@@ -209,14 +193,14 @@ class OpenAIClient:
                 "sample": sample,
             }
         )
-        return _Job(path, body, extra, key, text)
+        return Job(path, body, extra, key, text)
 
     def _where(self, path: str) -> str:
         return f"POST {self.base_url}/{path} (model {self.model!r})"
 
-    def _fetch_logprobs(self, jobs: list[_Job]) -> list[dict]:
+    def _fetch_logprobs(self, jobs: list[Job]) -> list[dict]:
         try:
-            return self._fetch(jobs)
+            return self._dispatch.fetch(jobs)
         except EndpointError as err:
             if err.status in REFUSED_LOGPROB_STATUS:
                 raise LogprobsUnavailable(
@@ -225,101 +209,13 @@ class OpenAIClient:
                 ) from err
             raise
 
-    def _fetch(self, jobs: list[_Job]) -> list[dict]:
-        """The response for each job: from the cache, else sent (each distinct request once)."""
-        found = self.cache.get_many(job.key for job in jobs)
-        self.ledger.hit(sum(job.key in found for job in jobs))
-        missing = list({job.key: job for job in jobs if job.key not in found}.values())
-        if missing:
-            found.update(self._run(self._send_all(missing)))
-        return [found[job.key] for job in jobs]
-
-    async def _send_all(self, jobs: list[_Job]) -> dict[str, dict]:
-        semaphore = asyncio.Semaphore(self.max_concurrency)
-        stopped = threading.Event()  # set by the first failure: nothing further is sent
-
-        async def one(job: _Job) -> tuple[str, dict]:
-            async with semaphore:
-                if stopped.is_set():
-                    raise _NotSent
-                return job.key, await self._send(job, stopped)
-
-        outcomes = await asyncio.gather(*(one(job) for job in jobs), return_exceptions=True)
-        errors = [
-            o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, _NotSent)
-        ]
-        if errors:
-            raise errors[0]
-        return dict(outcomes)
-
-    async def _send(self, job: _Job, stopped: threading.Event) -> dict:
-        where = self._where(job.path)
-        try:
-            reservation = self.ledger.reserve(
-                self._prompt_token_bound(job), int(job.body["max_tokens"]), where
-            )
-        except BaseException:
-            stopped.set()
-            raise
-        try:
-            response = await call_with_retries(
-                lambda: self._post(job), self.policy, where, self._redact
-            )
-        except BaseException:
-            stopped.set()
-            self.ledger.release(reservation)
-            raise
-        self.cache.put(job.key, response)  # committed before anyone uses it: resume-safe
-        self.ledger.settle(reservation, response.get("usage"))
-        return response
-
-    async def _post(self, job: _Job) -> dict:
-        resource = self._sdk.chat.completions if job.path == CHAT else self._sdk.completions
-        raw = await resource.with_raw_response.create(**job.body, extra_body=job.extra or None)
-        return _checked(json.loads(raw.text), job.path)
-
-    def _prompt_token_bound(self, job: _Job) -> int:
+    def _input_token_bound(self, job: Job) -> int:
         # Byte-level BPE tokens are at least one byte, so the UTF-8 length bounds the token count
         # when no tokenizer is configured; each chat message adds its template's markers.
         messages = len(job.body.get("messages") or ())
-        counted = self.count_tokens(job.prompt_chars)
-        tokens = counted if counted is not None else len(job.prompt_chars.encode())
+        counted = self.count_tokens(job.prompt_text)
+        tokens = counted if counted is not None else len(job.prompt_text.encode())
         return tokens + MESSAGE_OVERHEAD_TOKENS * messages
-
-    def _run(self, coroutine: Coroutine):
-        if self._loop is None:
-            self._loop = _LoopThread()
-        return self._loop.run(coroutine)
-
-
-class _NotSent(Exception):
-    """A job skipped because an earlier one failed or hit the budget."""
-
-
-class _LoopThread:
-    """An event loop running forever in a daemon thread; `run` blocks until a coroutine is done."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="llm-client", daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine: Coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-
-
-def _checked(response: object, path: str) -> dict:
-    """`response` if it is a completion with choices, else MalformedResponse (retried)."""
-    choices = response.get("choices") if isinstance(response, dict) else None
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise MalformedResponse(f"200 without choices from /{path}: {str(response)[:200]}")
-    if path == CHAT and not isinstance(choices[0].get("message"), dict):
-        raise MalformedResponse(f"chat choice without a message: {str(choices[0])[:200]}")
-    return response
 
 
 def _reply_text(response: dict, chat: bool) -> str:
