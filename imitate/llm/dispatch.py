@@ -2,7 +2,7 @@
 
 A `Dispatcher` turns jobs (path + JSON body + cache key) into responses. Cached ones are read from
 the request cache; the rest are sent through the SDK's async client, at most `max_concurrency`
-at once, each priced against the ledger before it is sent and committed to the cache before it
+at once (across every call, from any thread), each priced against the ledger before it is sent and committed to the cache before it
 is used. The first failure (an endpoint error after its retries, or the budget) stops any job
 not yet sent; jobs in flight finish and are kept, then the failure is raised.
 
@@ -56,6 +56,8 @@ class Dispatcher:
         self.max_concurrency = max_concurrency
         self.where, self.input_bound, self.redact = where, input_bound, redact
         self._loop: _LoopThread | None = None
+        self._loop_lock = threading.Lock()
+        self._semaphore: asyncio.Semaphore | None = None  # made on the loop, shared by all calls
 
     def fetch(self, jobs: Sequence[Job]) -> list[dict]:
         """The response for each job, in order."""
@@ -71,10 +73,12 @@ class Dispatcher:
         if self._loop is not None:
             self._loop.run(self.sdk.close())
             self._loop.stop()
-            self._loop = None
+            self._loop, self._semaphore = None, None
 
     async def _send_all(self, jobs: list[Job]) -> dict[str, dict]:
-        semaphore = asyncio.Semaphore(self.max_concurrency)
+        if self._semaphore is None:  # only the loop thread runs this: no race
+            self._semaphore = asyncio.Semaphore(self.max_concurrency)
+        semaphore = self._semaphore
         stopped = threading.Event()  # set by the first failure: nothing further is sent
 
         async def one(job: Job) -> tuple[str, dict]:
@@ -117,8 +121,9 @@ class Dispatcher:
         return checked_response(json.loads(raw.text), job.path)
 
     def _run(self, coroutine: Coroutine):
-        if self._loop is None:
-            self._loop = _LoopThread()
+        with self._loop_lock:  # generate() may be called from several threads at once
+            if self._loop is None:
+                self._loop = _LoopThread()
         return self._loop.run(coroutine)
 
 

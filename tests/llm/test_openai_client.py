@@ -128,6 +128,20 @@ def test_concurrency_is_bounded(make_client) -> None:
     assert 0.6 <= elapsed < 2.0  # 3 waves of 4, not 12 in a row (2.4 s)
 
 
+def test_concurrency_bound_holds_across_threads(make_client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.llm.loopback import LoopbackServer
+
+    with LoopbackServer(latency_s=0.1) as slow:
+        client = make_client(slow, max_concurrency=2)
+        batches = [[GenerationRequest(prompt=f"t{t} q{i}") for i in range(4)] for t in range(3)]
+        with ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(client.generate, batches))
+    assert results[2] == [[f"echo: t2 q{i}"] for i in range(4)]
+    assert slow.count == 12 and slow.max_in_flight == 2
+
+
 def test_generate_works_inside_a_running_event_loop(server, make_client) -> None:
     client = make_client(server)
 
