@@ -36,6 +36,8 @@ class Job:
     extra: dict  # backend-specific fields, merged into the body as sent
     key: str
     prompt_text: str  # what its input tokens come from: the budget's worst case counts it
+    # what of the response is kept (cached and returned); None: all of it
+    compact: Callable[[dict], dict] | None = None
 
 
 class Dispatcher:
@@ -111,9 +113,14 @@ class Dispatcher:
             stopped.set()
             self.ledger.release(reservation)
             raise
-        self.cache.put(job.key, response)  # committed before anyone uses it: resume-safe
-        self.ledger.settle(reservation, response.get("usage"))
-        return response
+        self.ledger.settle(reservation, response.get("usage"))  # paid, whatever comes next
+        try:
+            kept = job.compact(response) if job.compact else response
+        except BaseException:
+            stopped.set()  # e.g. a server that returns no log-probs: the others would fail too
+            raise
+        self.cache.put(job.key, kept)  # committed before anyone uses it: resume-safe
+        return kept
 
     async def _post(self, job: Job) -> dict:
         resource = self.sdk.chat.completions if job.path == CHAT else self.sdk.completions

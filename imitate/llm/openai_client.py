@@ -14,6 +14,7 @@ event loop (a notebook, an async caller) — there they block that loop until th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Sequence
@@ -78,9 +79,9 @@ class OpenAIClient:
         self.max_concurrency = max_concurrency
         self.policy = RetryPolicy(max_retries, timeout_s, backoff_base_s, backoff_max_s)
         self.ledger = Ledger(price_per_1m_input_usd, price_per_1m_output_usd, max_cost_usd)
+        key = _read_key(api_key_env)  # first: a missing key fails before any file is made
         self.cache = open_cache(cache)
         self.tokenizer = _load_tokenizer(tokenizer) if tokenizer else None
-        key = _read_key(api_key_env)
         # The key lives only inside the SDK client and this redaction closure: no attribute of
         # ours holds it, so repr, fingerprint, logs and the cache cannot carry it.
         sdk = openai.AsyncOpenAI(
@@ -129,12 +130,9 @@ class OpenAIClient:
             raise LogprobsUnavailable(unavailable_message(self._where(COMPLETIONS)))
         if self.logprobs == "completions_echo":
             pairs = [(p, c) for p in prompts for c in candidates]
-            jobs = [
-                self._job(COMPLETIONS, echo_body(self.model, p, c), {}, 0, p + c) for p, c in pairs
-            ]
-            where, responses = self._where(COMPLETIONS), self._fetch_logprobs(jobs)
-            flat = [echo_score(r, p, c, where) for r, (p, c) in zip(responses, pairs, strict=True)]
+            responses = self._fetch_logprobs([self._echo_job(p, c) for p, c in pairs])
             width = len(candidates)
+            flat = [response["score"] for response in responses]
             return [flat[i : i + width] for i in range(0, len(flat), width)]
         chat = self.logprobs == "chat_top"
         path = CHAT if chat else COMPLETIONS
@@ -194,6 +192,19 @@ class OpenAIClient:
             }
         )
         return Job(path, body, extra, key, text)
+
+    def _echo_job(self, prompt: str, candidate: str) -> Job:
+        # The cache keeps the candidate's score, not the echoed prompt's per-token log-probs
+        # (tens of kB per 5-shot MMLU prompt, four per question); the key says so.
+        where = self._where(COMPLETIONS)
+
+        def score(response: dict) -> dict:
+            return {"score": echo_score(response, prompt, candidate, where)}
+
+        body = echo_body(self.model, prompt, candidate)
+        job = self._job(COMPLETIONS, body, {}, 0, prompt + candidate)
+        key = stable_hash({"request": job.key, "kept": "echo-score-v1"})
+        return dataclasses.replace(job, key=key, compact=score)
 
     def _where(self, path: str) -> str:
         return f"POST {self.base_url}/{path} (model {self.model!r})"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import sqlite3
 
 import pytest
 
@@ -53,6 +55,9 @@ def test_echo_logprobs_over_http_equal_in_process(tiny, model_server, make_clien
         assert row == pytest.approx(hf_row, abs=1e-4)
     assert client.next_token_logprobs(PROMPTS, LETTERS) == over_http  # from the cache
     assert model_server.count == len(PROMPTS) * len(LETTERS)
+    with sqlite3.connect(client.cache.path) as raw:  # the score is kept, not the echoed prompt
+        kept = [json.loads(text) for (text,) in raw.execute("SELECT response FROM responses")]
+    assert len(kept) == 12 and all(set(response) == {"score"} for response in kept)
 
 
 def test_top_logprobs_over_http_equal_in_process(tiny, model_server, make_client) -> None:
