@@ -1,7 +1,7 @@
 """The endpoint client: concurrency against a fixed-latency server, cached reruns, served vs in-process.
 
 Run: python bench/bench_llm_client.py [--latency 0.2] [--requests 96] [--cached 1000]
-     [--served [--device cuda]]
+     [--served [--device cuda] [--continuous-batching]]
 Prints one JSON object. Each part measures its baseline in the same run:
 - concurrency: the same job of distinct requests at max_concurrency 8 vs 1 against a loopback
   server (its own process) that answers every request after `--latency` seconds, best of
@@ -115,7 +115,7 @@ def nq_prompts(count: int) -> list[str]:
 
 
 def served_vs_in_process(
-    count: int, max_new_tokens: int, repeats: int, device: str, threads: int
+    count: int, max_new_tokens: int, repeats: int, device: str, threads: int, batching: bool
 ) -> dict:
     import torch
 
@@ -141,7 +141,11 @@ def served_vs_in_process(
         model.save_pretrained(model_dir)
         tokenizer.save_pretrained(model_dir)
         serving = transformers_serve(
-            str(model_dir), Path(folder), device=device, extra_env=threads_env
+            str(model_dir),
+            Path(folder),
+            device=device,
+            extra_args=["--continuous-batching"] if batching else [],
+            extra_env=threads_env,
         )
         with serving as base_url:
             in_process.generate(requests[:1])  # warm-up on both sides: the server loads
@@ -164,6 +168,7 @@ def served_vs_in_process(
         "max_new_tokens": max_new_tokens,
         "device": device,
         "torch_threads": threads,
+        "continuous_batching": batching,
         "repeats": repeats,
         "in_process_s": round(in_process_s, 2),
         "served_s": round(served_s, 2),
@@ -185,6 +190,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--device", default="cpu", help="served part: cpu, or cuda on a GPU")
     parser.add_argument("--threads", type=int, default=1, help="torch threads, both sides")
+    parser.add_argument("--continuous-batching", action="store_true", help="the server batches")
     args = parser.parse_args()
     result = {
         "concurrency": concurrency(args.latency, args.requests, args.repeats),
@@ -192,7 +198,12 @@ def main() -> None:
     }
     if args.served:
         result["served"] = served_vs_in_process(
-            args.served_prompts, args.max_new_tokens, args.repeats, args.device, args.threads
+            args.served_prompts,
+            args.max_new_tokens,
+            args.repeats,
+            args.device,
+            args.threads,
+            args.continuous_batching,
         )
     print(json.dumps(result, indent=2))
 
