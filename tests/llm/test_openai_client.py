@@ -76,7 +76,7 @@ def test_malformed_json_every_time_is_a_clear_error(server, make_client) -> None
 
 
 def test_slow_responses_time_out_and_are_retried(server, make_client) -> None:
-    server.script.extend(["slow:2", "slow:2"])
+    server.script.extend(["slow:1", "slow:1"])
     started = time.monotonic()
     with pytest.raises(EndpointError, match=r"no response within timeout_s=0.3"):
         make_client(server, timeout_s=0.3, max_retries=1).generate([RAW])
