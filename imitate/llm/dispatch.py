@@ -91,10 +91,9 @@ class Dispatcher:
 
         outcomes = await asyncio.gather(*(one(job) for job in jobs), return_exceptions=True)
         errors = [o for o in outcomes if isinstance(o, BaseException)]
-        errors = [o for o in errors if not isinstance(o, _NotSent)]
-        if errors:
-            raise errors[0]
-        return dict(outcomes)
+        if failures := [o for o in errors if not isinstance(o, _NotSent)]:
+            raise failures[0]
+        return dict(o for o in outcomes if not isinstance(o, BaseException))
 
     async def _send(self, job: Job, stopped: threading.Event) -> dict:
         where = self.where(job.path)
@@ -137,8 +136,10 @@ class Dispatcher:
 def checked_response(response: object, path: str) -> dict:
     """`response` if it is a completion with choices, else MalformedResponse (retried)."""
     choices = response.get("choices") if isinstance(response, dict) else None
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    if not isinstance(response, dict) or not isinstance(choices, list) or not choices:
         raise MalformedResponse(f"200 without choices from /{path}: {str(response)[:200]}")
+    if not isinstance(choices[0], dict):
+        raise MalformedResponse(f"a choice that is not an object: {str(choices[0])[:200]}")
     if path == CHAT and not isinstance(choices[0].get("message"), dict):
         raise MalformedResponse(f"chat choice without a message: {str(choices[0])[:200]}")
     return response

@@ -171,12 +171,11 @@ class OpenAIClient:
         }
         if request.stop:
             body["stop"] = list(request.stop[:MAX_API_STOP_SEQUENCES])
-        if request.is_chat:
+        if request.messages is not None:
             body["messages"] = [dict(m) for m in request.messages]
             text = "".join(m["content"] for m in request.messages)
         else:
-            body["prompt"] = request.prompt
-            text = request.prompt
+            body["prompt"] = text = request.prompt or ""
         path = CHAT if request.is_chat else COMPLETIONS
         samples = request.n if request.temperature > 0 else 1
         return [self._job(path, body, dict(request.extra), i, text) for i in range(samples)]
