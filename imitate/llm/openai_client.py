@@ -15,7 +15,6 @@ event loop (a notebook, an async caller) — there they block that loop until th
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 from collections.abc import Sequence
 
@@ -34,8 +33,6 @@ from imitate.llm.openai_logprobs import (
 )
 from imitate.llm.request_cache import open_cache
 from imitate.llm.retries import EndpointError, RetryPolicy
-
-log = logging.getLogger(__name__)
 
 NO_KEY = "no-key"  # sent when api_key_env is null: local servers ignore it, and the SDK needs one
 MESSAGE_OVERHEAD_TOKENS = 8  # per chat message: role markers and separators of any chat template
