@@ -140,7 +140,7 @@ def test_token_budget_is_read_from_the_grid_tag_or_the_param(tmp_path) -> None:
     from mlflow.tracking import MlflowClient
 
     from imitate.report.collect import collect_rows
-    from imitate.tracking.mlflow_run import REDACTED
+    from imitate.redact import REDACTED
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("budget", (tmp_path / "artifacts").as_uri())
