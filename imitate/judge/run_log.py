@@ -1,0 +1,64 @@
+"""Where the judge's and the style commands' results go: a new MLflow run, or an existing one.
+
+This is the entry point's layer (like ``imitate.evaluate``): the judge and style libraries never
+import it. Metrics go through ``imitate.eval.results``' naming and table helpers, so they read back
+exactly as the report reads eval metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig, OmegaConf
+
+from imitate.eval.results import as_columns, mlflow_metric_name
+from imitate.tracking import mlflow_run
+
+ARTIFACT_DIR = "judge"
+
+
+def open_run(cfg: DictConfig, tags: Mapping[str, str]) -> tuple[MlflowClient, str, bool]:
+    """``(client, run id, created)``: ``cfg.log.run_id`` when set (e.g. a sweep cell), else a new run."""
+    if cfg.log.run_id:
+        client = MlflowClient(cfg.tracking.uri)
+        client.get_run(cfg.log.run_id)  # a clear MLflow error when the id is not in this store
+        for key, value in tags.items():
+            if key != "mlflow.parentRunId":
+                client.set_tag(cfg.log.run_id, key, value)
+        return client, cfg.log.run_id, False
+    client, experiment_id = mlflow_run.ensure_experiment(cfg.tracking)
+    commit = mlflow_run.git_commit()
+    run = client.create_run(
+        experiment_id,
+        run_name=cfg.run_name,
+        tags=dict(tags) | ({"git_commit": commit} if commit else {}),
+    )
+    run_id = run.info.run_id
+    mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
+    return client, run_id, True
+
+
+def write_results(
+    client: MlflowClient,
+    run_id: str,
+    command: str,
+    values: Mapping[str, float],
+    tables: Mapping[str, list[dict]],
+    summaries: Mapping[str, object],
+    cfg: DictConfig,
+) -> None:
+    """Metrics, one table artifact per entry of ``tables``, JSON summaries and the resolved config."""
+    now = int(time.time() * 1000)
+    entries = [Metric(mlflow_metric_name(k), float(v), now, 0) for k, v in values.items()]
+    if entries:
+        client.log_batch(run_id, metrics=entries)
+    for name, rows in tables.items():
+        if rows:
+            client.log_table(run_id, as_columns(rows), f"{ARTIFACT_DIR}/{command}_{name}.json")
+    for name, summary in summaries.items():
+        client.log_dict(run_id, summary, f"{ARTIFACT_DIR}/{command}_{name}.json")
+    resolved = mlflow_run.redact(OmegaConf.to_container(cfg, resolve=True))
+    client.log_text(run_id, OmegaConf.to_yaml(resolved), f"{ARTIFACT_DIR}/{command}_config.yaml")
