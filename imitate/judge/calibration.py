@@ -80,8 +80,9 @@ def baselines(pairs: Sequence[LabelledPair], seed: int = 0) -> dict[str, list[st
     rng = random.Random(seed)
 
     def longer(p: LabelledPair) -> str:
-        a, b = len(p.output_1), len(p.output_2)
-        return SECOND_BETTER if b > a else FIRST_BETTER if a > b else TIED
+        # Equal lengths (3 of AlpacaEval's 799 decisive pairs) go to output_1: the rule is
+        # "output_2 wins when it is longer", which gives the 88.7% on AlpacaEval.
+        return SECOND_BETTER if len(p.output_2) > len(p.output_1) else FIRST_BETTER
 
     return {
         "always output_2": [SECOND_BETTER] * len(pairs),

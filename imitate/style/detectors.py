@@ -9,7 +9,7 @@ import re
 from collections import Counter
 
 # A list item is a line that opens with a bullet (-, *, +, •), a number ("1." / "1)") or a single
-# letter ("a." / "B)"), then whitespace. Markdown emphasis (**) before the number is allowed.
+# letter ("a." / "B)"), then whitespace and text ("1. **Title**: ..." is an item).
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|[A-Za-z][.)])\s+\S", re.MULTILINE)
 MIN_LIST_ITEMS = 2  # one numbered line is a sentence, not a list
 
@@ -31,6 +31,9 @@ SUMMARY_OPENINGS = (
     "conclusion:",
     "tl;dr",
 )
+_SUMMARY_OPENING = re.compile(
+    r"(?:" + "|".join(map(re.escape, SUMMARY_OPENINGS)) + r")(?=\W|$)", re.IGNORECASE
+)  # whole phrases: "Overallness" does not open a summary
 _MARKUP = re.compile(r"^[\s#*_>]+")
 _WORD = re.compile(r"\w+(?:'\w+)?")
 
@@ -53,8 +56,7 @@ def has_summary_paragraph(text: str) -> bool:
     blocks = paragraphs(text)
     if len(blocks) < 2:
         return False
-    closing = _MARKUP.sub("", blocks[-1]).lower()
-    return closing.startswith(SUMMARY_OPENINGS)
+    return bool(_SUMMARY_OPENING.match(_MARKUP.sub("", blocks[-1])))
 
 
 def words(text: str) -> list[str]:

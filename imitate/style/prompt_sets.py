@@ -69,12 +69,12 @@ def _field(row: Mapping, key: str, path: Path, where: object) -> str:
     return value
 
 
-def read_koala(path: Path) -> list[Record]:
+def read_koala(path: Path, report: DataReport | None = None) -> list[Record]:
     """Koala test set JSONL: ``{"id", "prompt"}``."""
     return [Record(str(r.get("id", i)), _field(r, "prompt", path, i)) for i, r in enumerate(_json_lines(path))]  # fmt: skip
 
 
-def read_fastchat_questions(path: Path) -> list[Record]:
+def read_fastchat_questions(path: Path, report: DataReport | None = None) -> list[Record]:
     """FastChat (2023) ``question.jsonl``: ``{"question_id", "text", "category"}``."""
     return [
         Record(str(r["question_id"]), _field(r, "text", path, i), category=r.get("category", ""))
@@ -82,7 +82,7 @@ def read_fastchat_questions(path: Path) -> list[Record]:
     ]
 
 
-def read_fastchat_answers(path: Path) -> list[Record]:
+def read_fastchat_answers(path: Path, report: DataReport | None = None) -> list[Record]:
     """FastChat (2023) ``answer_<model>.jsonl``: ``{"question_id", "text"}``, the text a reply."""
     return [
         Record(str(r["question_id"]), None, _field(r, "text", path, i))
@@ -90,7 +90,7 @@ def read_fastchat_answers(path: Path) -> list[Record]:
     ]
 
 
-def read_alpaca_eval(path: Path) -> list[Record]:
+def read_alpaca_eval(path: Path, report: DataReport | None = None) -> list[Record]:
     """AlpacaEval ``model_outputs.json``: a JSON array of ``{"instruction", "output", "dataset"}``."""
     rows = json.loads(path.read_text(encoding="utf-8"))
     return [
@@ -104,7 +104,7 @@ def read_alpaca_eval(path: Path) -> list[Record]:
     ]
 
 
-def read_outputs(path: Path) -> list[Record]:
+def read_outputs(path: Path, report: DataReport | None = None) -> list[Record]:
     """A model's outputs as JSONL: ``{"id", "prompt" (or "instruction"), "output"}``."""
     records = []
     for i, r in enumerate(_json_lines(path)):
@@ -113,12 +113,14 @@ def read_outputs(path: Path) -> list[Record]:
     return records
 
 
-def read_sharegpt(path: Path) -> list[Record]:
-    """ShareGPT conversations (JSON/JSONL): the first user turn and the assistant reply to it."""
+def read_sharegpt(path: Path, report: DataReport | None = None) -> list[Record]:
+    """ShareGPT conversations (JSON/JSONL): the first user turn and the assistant reply to it.
+
+    Malformed records and conversations are skipped and counted in ``report``, as for training data.
+    """
+    report = report if report is not None else DataReport()
     records = []
-    for conversation in normalise_all(
-        read_records(str(path), DataReport()), "heldout", DataReport()
-    ):
+    for conversation in normalise_all(read_records(str(path), report), "heldout", report):
         turns = conversation["turns"]
         for first, second in zip(turns, turns[1:], strict=False):
             if first["role"] == USER and second["role"] == ASSISTANT:
@@ -127,7 +129,7 @@ def read_sharegpt(path: Path) -> list[Record]:
     return records
 
 
-READERS: dict[str, Callable[[Path], list[Record]]] = {
+READERS: dict[str, Callable[[Path, DataReport], list[Record]]] = {
     "koala": read_koala,
     "fastchat_questions": read_fastchat_questions,
     "fastchat_answers": read_fastchat_answers,
@@ -137,14 +139,14 @@ READERS: dict[str, Callable[[Path], list[Record]]] = {
 }
 
 
-def read_source(spec: Mapping, what: str) -> list[Record]:
+def read_source(spec: Mapping, what: str, report: DataReport) -> list[Record]:
     """The records of one ``{format, path, dataset}`` source."""
     reader = READERS.get(spec.get("format"))
     if reader is None:
         raise ValueError(
             f"{what}.format={spec.get('format')!r}; valid formats: {', '.join(sorted(READERS))}"
         )
-    records = reader(resolve_data_path(spec["path"], what=f"{what}.path"))
+    records = reader(resolve_data_path(spec["path"], what=f"{what}.path"), report)
     if spec.get("dataset"):
         records = [r for r in records if r.category == spec["dataset"]]
         if not records:
@@ -175,13 +177,15 @@ def join_key(record: Record, match: str) -> str:
 def build_prompt_set(cfg: Mapping, report: DataReport) -> list[PromptItem]:
     """The prompt set of a ``conf/prompts`` config: prompts joined to their teacher replies."""
     name = cfg.get("name", "prompts")
-    prompts = read_source(cfg["prompts"], f"{name}.prompts")
+    prompts = read_source(cfg["prompts"], f"{name}.prompts", report)
     replies = {}
     for role in ("reference", "second_reference"):
         spec = cfg.get(role)
         if spec:
             match = spec.get("match", "id")
-            lookup = reply_lookup(read_source(spec, f"{name}.{role}"), match, f"{name}.{role}")
+            lookup = reply_lookup(
+                read_source(spec, f"{name}.{role}", report), match, f"{name}.{role}"
+            )
             replies[role] = (match, lookup)
     items = []
     for record in prompts:
