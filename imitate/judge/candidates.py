@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from imitate.data.report import DataReport
 from imitate.eval.paths import resolve_data_path
 from imitate.llm.base import LLM, GenerationRequest
-from imitate.style.prompt_sets import PromptItem, normalise_text, read_outputs, reply_lookup
+from imitate.style.prompt_sets import OUTPUT_READERS, PromptItem, normalise_text, reply_lookup
 
 
 def candidate_outputs(
@@ -17,7 +17,8 @@ def candidate_outputs(
 ) -> list[tuple[PromptItem, str]]:
     """``(item, output)`` for every item with an output; items without one are dropped and counted.
 
-    ``cfg``: ``{outputs: JSONL path, match: id|text}`` or ``{llm: <client config>, max_new_tokens}``.
+    ``cfg``: ``{outputs: path, format: outputs|generations, match: id|text}`` or
+    ``{llm: <client config>, max_new_tokens}``.
     """
     if bool(cfg.get("outputs")) == bool(cfg.get("llm")):
         raise ValueError(
@@ -25,10 +26,19 @@ def candidate_outputs(
             "candidate.llm (a client config, e.g. +llm@candidate.llm=local_server)"
         )
     if cfg.get("llm"):
-        return list(zip(items, generate_outputs(instantiate(cfg["llm"]), items, cfg), strict=True))
+        llm = instantiate(cfg["llm"])
+        try:
+            return list(zip(items, generate_outputs(llm, items, cfg), strict=True))
+        finally:
+            release(llm)
     match = cfg.get("match", "id")
     path = resolve_data_path(cfg["outputs"], what="candidate.outputs")
-    lookup = reply_lookup(read_outputs(path), match, "candidate.outputs")
+    reader = OUTPUT_READERS.get(cfg.get("format", "outputs"))
+    if reader is None:
+        raise ValueError(
+            f"candidate.format={cfg.get('format')!r}; valid: {', '.join(sorted(OUTPUT_READERS))}"
+        )
+    lookup = reply_lookup(reader(path, report), match, "candidate.outputs")
     paired = []
     for item in items:
         key = item.id if match == "id" else normalise_text(item.prompt)
@@ -41,6 +51,13 @@ def candidate_outputs(
             f"candidate.outputs={cfg['outputs']}: no output matches a prompt of the set by {match}"
         )
     return paired
+
+
+def release(llm: object) -> None:
+    """Close a client that holds connections or a cache (the LLM protocol leaves close optional)."""
+    close = getattr(llm, "close", None)
+    if callable(close):
+        close()
 
 
 def generate_outputs(llm: LLM, items: Sequence[PromptItem], cfg: Mapping) -> list[str]:

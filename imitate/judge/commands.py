@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from imitate import metrics
 from imitate.data.report import DataReport
 from imitate.judge import agreement, calibration
-from imitate.judge.candidates import candidate_outputs
+from imitate.judge.candidates import candidate_outputs, release
 from imitate.judge.length_control import lc_from_rows
 from imitate.judge.outcomes import judge_metrics, outcome_counts
 from imitate.judge.pairwise import Pair, PairwiseJudge
@@ -62,12 +62,16 @@ def compare(cfg: DictConfig) -> dict[str, float]:
     report = DataReport()
     paired = candidate_outputs(load_items(cfg, report), cfg.candidate, report)
     judge = build_judge(cfg)
-    rows = judge.judge([Pair(i.id, i.prompt, output, i.reference) for i, output in paired])
+    try:
+        rows = judge.judge([Pair(i.id, i.prompt, output, i.reference) for i, output in paired])
+        usage = judge.llm.usage_metrics()
+    finally:
+        release(judge.llm)
     values = judge_metrics(rows)
     lc = lc_from_rows(rows)
     if lc is not None:
         values[metrics.JUDGE_LC_WIN_RATE] = lc.win_rate
-    values |= judge.llm.usage_metrics()
+    values |= usage
     counts = outcome_counts(rows) | dict(report.counts)
     summaries = {"counts": counts, "length_control": asdict(lc) if lc else None}
     _log(
@@ -114,7 +118,11 @@ def _score_style(cfg, pairs: list[StylePair], report: DataReport, tags: dict) ->
     judged = None
     if cfg.style.authoritative is not None:
         tone_cfg = OmegaConf.to_container(cfg.style.authoritative, resolve=True)
-        verdicts = judge_authoritative(judge_llm(cfg), pairs, tone_cfg)
+        llm = judge_llm(cfg)
+        try:
+            verdicts = judge_authoritative(llm, pairs, tone_cfg)
+        finally:
+            release(llm)
         for row, verdict in zip(rows, verdicts, strict=True):
             row |= {
                 "judge_authoritative": verdict["authoritative"],
@@ -134,7 +142,11 @@ def calibrate(cfg: DictConfig) -> dict[str, float]:
     if cfg.calibration.limit:
         pairs = pairs[: int(cfg.calibration.limit)]
     judge = build_judge(cfg)
-    rows = judge.judge(calibration.as_judge_pairs(pairs))
+    try:
+        rows = judge.judge(calibration.as_judge_pairs(pairs))
+        usage = judge.llm.usage_metrics()
+    finally:
+        release(judge.llm)
     judged = {
         f"judge {judge.llm.name} (both orders)": [calibration.label_of_outcome(r["outcome"]) for r in rows],
         f"judge {judge.llm.name} (conservative)": [calibration.label_of_outcome(r["conservative_outcome"]) for r in rows],
@@ -142,7 +154,7 @@ def calibrate(cfg: DictConfig) -> dict[str, float]:
     table = calibration.calibration_table(pairs, judged, int(cfg.calibration.seed))
     balance = calibration.label_balance(pairs)
     print(calibration.format_table(table, balance))
-    values = judge_metrics(rows) | judge.llm.usage_metrics()
+    values = judge_metrics(rows) | usage
     summaries = {"balance": balance, "counts": outcome_counts(rows) | dict(report.counts)}
     _log(
         cfg,
@@ -160,10 +172,14 @@ def human_agreement(cfg: DictConfig) -> dict[str, float]:
         raise ValueError("agreement needs human_export=<the rating app's judge_pairs.jsonl>")
     export = agreement.read_human_export(cfg.human_export)
     judge = build_judge(cfg)
-    rows = judge.judge(agreement.pairs_of_export(export))
+    try:
+        rows = judge.judge(agreement.pairs_of_export(export))
+        usage = judge.llm.usage_metrics()
+    finally:
+        release(judge.llm)
     result = agreement.human_judge_agreement(agreement.agreement_rows(export, rows))
     print("\n".join(f"{k} = {v}" for k, v in result.items()))
-    values = judge.llm.usage_metrics()
+    values = usage
     _log(cfg, values, {"pairs": rows}, {"agreement": result}, _tags(cfg, judge=judge.llm.name))
     return values
 

@@ -129,6 +129,28 @@ def read_sharegpt(path: Path, report: DataReport | None = None) -> list[Record]:
     return records
 
 
+def read_generations(path: Path, report: DataReport | None = None) -> list[Record]:
+    """A training run's generations table (``eval/generations.json``, MLflow's columns/data JSON):
+    the held-out prompt and the teacher's reply to it."""
+    return [Record(r["id"], r["prompt"], r["teacher_reply"]) for r in _generation_rows(path)]
+
+
+def read_generation_outputs(path: Path, report: DataReport | None = None) -> list[Record]:
+    """The same table's model replies: the candidate's outputs."""
+    return [Record(r["id"], r["prompt"], r["model_reply"]) for r in _generation_rows(path)]
+
+
+def _generation_rows(path: Path) -> list[dict]:
+    table = json.loads(path.read_text(encoding="utf-8"))
+    needed = {"id", "prompt", "model_reply", "teacher_reply"}
+    if not isinstance(table, dict) or not needed <= set(table.get("columns", [])):
+        raise ValueError(
+            f"{path}: not a generations table; expected MLflow table JSON with columns "
+            f"{sorted(needed)} (the eval/generations.json a training run logs)"
+        )
+    return [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]
+
+
 READERS: dict[str, Callable[[Path, DataReport], list[Record]]] = {
     "koala": read_koala,
     "fastchat_questions": read_fastchat_questions,
@@ -136,7 +158,9 @@ READERS: dict[str, Callable[[Path, DataReport], list[Record]]] = {
     "alpaca_eval": read_alpaca_eval,
     "outputs": read_outputs,
     "sharegpt": read_sharegpt,
+    "generations": read_generations,
 }
+OUTPUT_READERS = {"outputs": read_outputs, "generations": read_generation_outputs}
 
 
 def read_source(spec: Mapping, what: str, report: DataReport) -> list[Record]:

@@ -176,3 +176,20 @@ def test_cli_without_a_command_prints_usage() -> None:
         [sys.executable, "-m", "imitate.judge"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 2 and "compare" in done.stderr and "calibrate" in done.stderr
+
+
+def test_style_on_a_training_runs_generations_table(tmp_path) -> None:
+    table = str(FIXTURES / "generations.json")
+    cfg = judging_cfg(
+        tmp_path, "style", **{"candidate.outputs": table, "candidate.format": "generations"}
+    )
+    with open_dict(cfg):
+        cfg.prompts = OmegaConf.load(REPO / "conf/prompts/generations.yaml")
+        cfg.prompts.prompts.path = table
+    values = commands.style(cfg)
+    assert values[metrics.STYLE_LIST] == 0.0 and values[metrics.STYLE_SUMMARY] == 0.0  # h1 only
+    assert values[metrics.STYLE_LENGTH_PEARSON] == pytest.approx(1.0)  # two prompts: r = +-1
+    with open_dict(cfg):
+        cfg.candidate.format = "csv"
+    with pytest.raises(ValueError, match="valid: generations, outputs"):
+        commands.style(cfg)

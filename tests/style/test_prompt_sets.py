@@ -137,3 +137,13 @@ def test_no_filters_change_nothing() -> None:
     items = build_prompt_set(vicuna_like(), DataReport())
     cfg = {"leakage_train": None, "english_only": False, "drop_coding": False}
     assert filter_prompts(items, cfg, DataReport()) == items
+
+
+def test_a_training_runs_generations_table_is_a_prompt_set() -> None:
+    cfg = {"prompts": {"format": "generations", "path": str(FIXTURES / "generations.json")}}
+    items = build_prompt_set(cfg, DataReport())
+    assert [i.id for i in items] == ["h1", "h2"] and items[1].reference.startswith(
+        "The Pacific Ocean"
+    )
+    with pytest.raises(ValueError, match="not a generations table"):
+        build_prompt_set({"prompts": {"format": "generations", "path": str(FIXTURES / "alpaca_outputs.json")}}, DataReport())  # fmt: skip
