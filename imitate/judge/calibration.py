@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sklearn.metrics import cohen_kappa_score
 
@@ -56,7 +57,7 @@ def read_labelled_pairs(path: str | Path, report: DataReport) -> list[LabelledPa
     return pairs
 
 
-def _label(raw: object, where: str) -> str:
+def _label(raw: Any, where: str) -> str:
     if raw == "tie":
         return TIED
     try:
@@ -104,7 +105,7 @@ def agreement_row(name: str, gold: Sequence[str], predicted: Sequence[str | None
 
 
 def calibration_table(
-    pairs: Sequence[LabelledPair], judged: dict[str, Sequence[str | None]], seed: int = 0
+    pairs: Sequence[LabelledPair], judged: Mapping[str, Sequence[str | None]], seed: int = 0
 ) -> list[dict]:
     """One row per predictor (the judge's rules first, then the baselines) on the same pairs."""
     gold = [p.label for p in pairs]

@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from imitate import metrics
 from imitate.data.report import DataReport
@@ -21,7 +21,7 @@ from imitate.judge.candidates import candidate_outputs, release
 from imitate.judge.length_control import lc_from_rows
 from imitate.judge.outcomes import judge_metrics, outcome_counts
 from imitate.judge.pairwise import Pair, PairwiseJudge
-from imitate.judge.run_log import open_run, write_results
+from imitate.judge.run_log import open_run, plain, write_results
 from imitate.llm.base import stable_hash
 from imitate.style.authoritative import judge_authoritative
 from imitate.style.prompt_filter import filter_prompts
@@ -44,11 +44,11 @@ def judge_llm(cfg: DictConfig):
 
 
 def build_judge(cfg: DictConfig) -> PairwiseJudge:
-    return PairwiseJudge(judge_llm(cfg), **OmegaConf.to_container(cfg.judge, resolve=True))
+    return PairwiseJudge(judge_llm(cfg), **plain(cfg.judge))
 
 
 def load_items(cfg: DictConfig, report: DataReport):
-    prompts = OmegaConf.to_container(cfg.prompts, resolve=True)
+    prompts = plain(cfg.prompts)
     return filter_prompts(build_prompt_set(prompts, report), cfg.filters, report)
 
 
@@ -105,9 +105,7 @@ def chatgpt2(cfg: DictConfig) -> dict[str, float]:
         )
     pairs = [StylePair(i.id, i.prompt, i.second_reference, i.reference) for i in with_second]
     tags = _tags(cfg) | {cells.TAG_ROLE: cells.ROLE_TEACHER, TAG_TEACHER: CHATGPT2}
-    tags[cells.TAG_CONFIG_HASH] = stable_hash(OmegaConf.to_container(cfg.prompts, resolve=True))[
-        :16
-    ]
+    tags[cells.TAG_CONFIG_HASH] = stable_hash(plain(cfg.prompts))[:16]
     if cfg.log.parent_run_id:
         tags[cells.TAG_PARENT] = str(cfg.log.parent_run_id)
     return _score_style(cfg, pairs, report, tags)
@@ -117,7 +115,7 @@ def _score_style(cfg, pairs: list[StylePair], report: DataReport, tags: dict) ->
     rows = style_rows(pairs)
     judged = None
     if cfg.style.authoritative is not None:
-        tone_cfg = OmegaConf.to_container(cfg.style.authoritative, resolve=True)
+        tone_cfg = plain(cfg.style.authoritative)
         llm = judge_llm(cfg)
         try:
             verdicts = judge_authoritative(llm, pairs, tone_cfg)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
@@ -37,8 +38,13 @@ def open_run(cfg: DictConfig, tags: Mapping[str, str]) -> tuple[MlflowClient, st
         tags=dict(tags) | ({"git_commit": commit} if commit else {}),
     )
     run_id = run.info.run_id
-    mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
+    mlflow_run.log_params(client, run_id, plain(cfg))
     return client, run_id, True
+
+
+def plain(node: Any) -> dict[str, Any]:
+    """A resolved config node as a plain dict (what MLflow, kwargs and the readers take)."""
+    return dict(OmegaConf.to_container(node, resolve=True))  # type: ignore[arg-type]
 
 
 def write_results(
@@ -47,7 +53,7 @@ def write_results(
     command: str,
     values: Mapping[str, float],
     tables: Mapping[str, list[dict]],
-    summaries: Mapping[str, object],
+    summaries: Mapping[str, dict[str, Any] | None],
     cfg: DictConfig,
 ) -> None:
     """Metrics, one table artifact per entry of ``tables``, JSON summaries and the resolved config."""
@@ -59,6 +65,7 @@ def write_results(
         if rows:
             client.log_table(run_id, as_columns(rows), f"{ARTIFACT_DIR}/{command}_{name}.json")
     for name, summary in summaries.items():
-        client.log_dict(run_id, summary, f"{ARTIFACT_DIR}/{command}_{name}.json")
+        if summary is not None:
+            client.log_dict(run_id, summary, f"{ARTIFACT_DIR}/{command}_{name}.json")
     resolved = mlflow_run.redact(OmegaConf.to_container(cfg, resolve=True))
     client.log_text(run_id, OmegaConf.to_yaml(resolved), f"{ARTIFACT_DIR}/{command}_config.yaml")

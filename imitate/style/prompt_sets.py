@@ -165,7 +165,7 @@ OUTPUT_READERS = {"outputs": read_outputs, "generations": read_generation_output
 
 def read_source(spec: Mapping, what: str, report: DataReport) -> list[Record]:
     """The records of one ``{format, path, dataset}`` source."""
-    reader = READERS.get(spec.get("format"))
+    reader = READERS.get(str(spec.get("format")))
     if reader is None:
         raise ValueError(
             f"{what}.format={spec.get('format')!r}; valid formats: {', '.join(sorted(READERS))}"
