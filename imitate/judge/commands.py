@@ -188,6 +188,8 @@ def _log(cfg, values, tables, summaries, tags) -> None:
     if created:
         client.set_terminated(run_id, "FINISHED")
     print("\n".join(f"{k} = {v:.4f}" for k, v in sorted(values.items())))
+    counts = summaries.get("counts") or {}
+    print("counts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))  # drops, errors
     print(f"logged to MLflow run {run_id} ({cfg.tracking.uri})")
 
 

@@ -96,4 +96,9 @@ def outcome_counts(rows: Sequence[dict]) -> dict[str, int]:
     for rule in ("outcome", "conservative_outcome"):
         for value in (WIN, TIE, LOSS, ERROR):
             counts[f"{rule}_{value}"] = sum(r[rule] == value for r in rows)
+    # Position bias (Zheng et al.: GPT-4 favoured the first answer in 30% of pairs): the pairs
+    # where the judge picked whichever answer it was shown first (or second) in both orders.
+    orders = [(r["candidate_first_outcome"], r["reference_first_outcome"]) for r in rows]
+    counts["favoured_first_shown"] = orders.count((WIN, LOSS))
+    counts["favoured_second_shown"] = orders.count((LOSS, WIN))
     return counts

@@ -13,7 +13,7 @@ from imitate.data.clean import filter_language
 from imitate.data.conversations import ASSISTANT, USER, normalise_all
 from imitate.data.leakage import EvalPrompt, filter_leakage
 from imitate.data.report import DataReport
-from imitate.data.sources import read_records
+from imitate.data.sources import PACKAGED, read_records
 from imitate.eval.paths import resolve_data_path
 from imitate.style.prompt_sets import PromptItem
 
@@ -69,8 +69,9 @@ def drop_leaked(
     items: list[PromptItem], train_path: str, threshold: float, report: DataReport
 ) -> list[PromptItem]:
     """Drop prompts with sacrebleu BLEU > threshold to any user turn of the training conversations."""
-    path = resolve_data_path(train_path, what="filters.leakage_train")
-    train = list(normalise_all(read_records(str(path), report), "train", report))
+    if train_path != PACKAGED:  # "package": the ShareGPT copy the default training data uses
+        train_path = str(resolve_data_path(train_path, what="filters.leakage_train"))
+    train = list(normalise_all(read_records(train_path, report), "train", report))
     prompts = [EvalPrompt("heldout", item.id, item.prompt) for item in items]
     result = filter_leakage(train, prompts, report, "drop_eval", threshold)
     kept = {p.id for p in result.eval_prompts}

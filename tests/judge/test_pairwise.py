@@ -60,6 +60,8 @@ def test_a_position_biased_judge_flips_every_pair() -> None:
     assert values[metrics.JUDGE_TIE_RATE] == 1.0  # a flip is a tie
     assert values[metrics.JUDGE_CONSERVATIVE_WIN_RATE] == 0.0
     assert values[metrics.JUDGE_PREFERENCE] == 1.0
+    counts = outcome_counts(rows)
+    assert (counts["favoured_first_shown"], counts["favoured_second_shown"]) == (3, 0)
 
 
 def test_win_and_tie_is_a_balanced_win_but_a_conservative_tie() -> None:
