@@ -1,7 +1,8 @@
 """The commands of ``python -m imitate.judge``: each reads its sub-configs, scores, and logs one run.
 
 Tags, so the report finds the rows: ``compare``/``style`` log into ``log.run_id`` (a sweep cell,
-already ``role=imitation``) or a new run tagged ``kind=judge.<command>``; ``chatgpt2`` logs a
+already ``role=imitation``) or a new run tagged ``kind=judge``, with ``judge.command``,
+``judge.prompts``, ``judge.candidate`` and ``judge.model`` either way; ``chatgpt2`` logs a
 ``role=teacher``, ``teacher=ChatGPT #2`` row (child of ``log.parent_run_id`` when set), which is
 what Table 2's last row reads.
 """
@@ -52,9 +53,17 @@ def load_items(cfg: DictConfig, report: DataReport):
     return filter_prompts(build_prompt_set(prompts, report), cfg.filters, report)
 
 
-def _tags(cfg: DictConfig, **extra: str) -> dict[str, str]:
-    tags = {"kind": f"judge.{cfg.command}", "prompts": str(cfg.prompts.name)} | extra
-    return {k: v for k, v in tags.items() if v is not None}
+def _tags(
+    cfg: DictConfig, candidate: str | None = None, judge: str | None = None
+) -> dict[str, str]:
+    # Namespaced: logging into a training run's own run must not overwrite its tags.
+    tags = {
+        "judge.command": cfg.command,
+        "judge.prompts": cfg.prompts.name,
+        "judge.candidate": candidate,
+        "judge.model": judge,
+    }
+    return {k: str(v) for k, v in tags.items() if v is not None}
 
 
 def compare(cfg: DictConfig) -> dict[str, float]:
@@ -105,7 +114,12 @@ def chatgpt2(cfg: DictConfig) -> dict[str, float]:
         )
     pairs = [StylePair(i.id, i.prompt, i.second_reference, i.reference) for i in with_second]
     tags = _tags(cfg) | {cells.TAG_ROLE: cells.ROLE_TEACHER, TAG_TEACHER: CHATGPT2}
-    tags[cells.TAG_CONFIG_HASH] = stable_hash(plain(cfg.prompts))[:16]
+    computed = {
+        "prompts": plain(cfg.prompts),
+        "filters": plain(cfg.filters),
+        "style": plain(cfg.style),
+    }
+    tags[cells.TAG_CONFIG_HASH] = stable_hash(computed)[:16]
     if cfg.log.parent_run_id:
         tags[cells.TAG_PARENT] = str(cfg.log.parent_run_id)
     return _score_style(cfg, pairs, report, tags)

@@ -35,7 +35,7 @@ def open_run(cfg: DictConfig, tags: Mapping[str, str]) -> tuple[MlflowClient, st
     run = client.create_run(
         experiment_id,
         run_name=cfg.run_name,
-        tags=dict(tags) | ({"git_commit": commit} if commit else {}),
+        tags=dict(tags) | {"kind": "judge"} | ({"git_commit": commit} if commit else {}),
     )
     run_id = run.info.run_id
     mlflow_run.log_params(client, run_id, plain(cfg))

@@ -85,9 +85,9 @@ def test_compare_logs_metrics_and_the_per_pair_table(tmp_path) -> None:
     assert metrics.JUDGE_LC_WIN_RATE in values
     client, run = only_run(cfg)
     assert run.data.metrics[metrics.JUDGE_PREFERENCE] == pytest.approx(1.0)
-    assert (
-        run.data.tags["kind"] == "judge.compare" and run.data.tags["candidate"] == "fixture-model"
-    )
+    assert run.data.tags["kind"] == "judge" and run.data.tags["judge.command"] == "compare"
+    assert run.data.tags["judge.candidate"] == "fixture-model"
+    assert run.data.tags["judge.model"] == "scripted:prefer_good"
     rows = table(client, run.info.run_id, "compare_pairs")
     assert [r["outcome"] for r in rows] == ["win", "tie", "win"]
     assert "[[A]]" in rows[0]["candidate_first_reply"]
@@ -97,12 +97,13 @@ def test_compare_logs_into_an_existing_run(tmp_path) -> None:
     cfg = judging_cfg(tmp_path, "compare")
     client = MlflowClient(cfg.tracking.uri)
     experiment = client.create_experiment(f"{tmp_path.name}_cell", (tmp_path / "a").as_uri())
-    cell = client.create_run(experiment, tags={"role": "imitation"}).info.run_id
+    cell = client.create_run(experiment, tags={"role": "imitation", "kind": "train"}).info.run_id
     with open_dict(cfg):
         cfg.log.run_id = cell
     commands.compare(cfg)
     run = client.get_run(cell)
-    assert run.data.tags["role"] == "imitation"
+    assert run.data.tags["role"] == "imitation" and run.data.tags["kind"] == "train"  # untouched
+    assert run.data.tags["judge.command"] == "compare"
     assert run.data.metrics[metrics.JUDGE_WIN_RATE] == pytest.approx(2 / 3)
 
 
