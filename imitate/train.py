@@ -19,10 +19,14 @@ from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tok
 from imitate.eval.heldout import generate_replies
 from imitate.eval.results import log_results
 from imitate.eval.tasks import run_tasks
+from imitate.llm.hf import HFClient
+from imitate.metric_log import log_metrics
 from imitate.model import checkpoints, parallel
+from imitate.model.backbones import count_parameters
 from imitate.model.module import ImitationLM
 from imitate.model.optim import OptimConfig
 from imitate.model.parallel import ParallelConfig
+from imitate.redact import redact
 from imitate.tracking import cells, mlflow_run
 
 log = logging.getLogger(__name__)
@@ -59,8 +63,10 @@ def run(cfg: DictConfig) -> float:
     )
 
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    tags = mlflow_run.run_tags(dict(choices)) | cells.cell_tags(cfg, dict(choices))
-    logger = checkpoints.rank_zero_mlflow_logger(cfg.tracking, cfg.run_name, tags, resume)
+    parameters = count_parameters(backbone_factory(device="meta"))  # a sweep cell's size tag
+    tags = mlflow_run.run_tags(dict(choices)) | cells.cell_tags(cfg, dict(choices), parameters)
+    continued = resume and resume.mlflow_run_id  # a resumed job continues its MLflow run
+    logger = mlflow_run.rank_zero_mlflow_logger(cfg.tracking, cfg.run_name, tags, continued)
     client, run_id = logger.experiment, logger.run_id
     if resume is None:  # a resumed run holds its params already (MLflow refuses changed values)
         mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
@@ -77,7 +83,7 @@ def run(cfg: DictConfig) -> float:
         cfg.batch.global_size, cfg.batch.micro_size, trainer.world_size
     )
     log_data_card(client, run_id, datamodule.card)
-    logger.log_metrics(datamodule.stats, step=0)
+    log_metrics(client, run_id, datamodule.stats)
     # Re-seed: loading a tokenizer or converting a GGUF may have drawn random numbers, and the
     # backbone is initialised inside fit(); the same seed must give the same run either way.
     pl.seed_everything(cfg.seed, workers=True)
@@ -88,7 +94,7 @@ def run(cfg: DictConfig) -> float:
 
     results = evaluate(cfg.eval, trainer, lm, tokenizer, chat_format, datamodule, client, run_id)
     model_dir = save_model(lm, tokenizer, output_dir / "model")
-    client.set_tag(run_id, "model_dir", str(model_dir))
+    mlflow_run.log_saved_model(client, run_id, cfg.tracking, model_dir)
     logger.finalize("success")
     _print_where(output_dir, model_dir, cfg.tracking.uri, results)
     return results[metrics.HELDOUT_LOSS]
@@ -122,25 +128,35 @@ def evaluate(
         metrics.HELDOUT_LOSS: float(validated[metrics.VAL_LOSS]),
         metrics.HELDOUT_PERPLEXITY: float(validated[metrics.VAL_PERPLEXITY]),
     }
-    encoder = ConversationEncoder(tokenizer, chat_format)
+    stop_at_end_of_reply(lm.model, ConversationEncoder(tokenizer, chat_format))
+    llm = HFClient(lm.model, tokenizer, **eval_cfg.client)
     heldout = datamodule.heldout[: eval_cfg.generations.num_prompts]
-    rows = generate_replies(
-        lm.model, tokenizer, encoder, heldout, eval_cfg.generations.max_new_tokens
-    )
+    rows = generate_replies(llm, heldout, eval_cfg.generations.max_new_tokens)
     if rows:
         client.log_table(
             run_id, {key: [row[key] for row in rows] for key in rows[0]}, "eval/generations.json"
         )
-    task_metrics, records = ({}, {})
-    if eval_cfg.tasks:
-        output_dir = Path(trainer.default_root_dir)
-        task_metrics, records = run_tasks(
-            eval_cfg.tasks, lm.model, tokenizer, output_dir=output_dir
-        )
-    log_results(
-        client, run_id, results | task_metrics, records, eval_cfg.tasks, step=trainer.global_step
+    tasks = run_tasks(
+        eval_cfg.tasks,
+        llm,
+        output_dir=Path(trainer.default_root_dir),
+        cache_dir=Path(eval_cfg.results_cache).expanduser(),
     )
-    return results | task_metrics
+    log_results(
+        client,
+        run_id,
+        results | tasks.metrics,
+        tasks.records,
+        eval_cfg.tasks,
+        step=trainer.global_step,
+    )
+    return results | tasks.metrics
+
+
+def stop_at_end_of_reply(model, encoder: ConversationEncoder) -> None:
+    """Generation (here and wherever the saved model is served) ends a reply where training did."""
+    ends = {encoder.end_id, encoder.tokenizer.eos_token_id}
+    model.generation_config.eos_token_id = sorted(e for e in ends if e is not None)
 
 
 def save_model(lm: ImitationLM, tokenizer, model_dir: Path) -> Path:
@@ -157,4 +173,4 @@ def _print_where(
     headline = {k: v for k, v in results.items() if k.count("/") == 1}  # not per-subject rows
     summary = ", ".join(f"{k}={v:.4f}" for k, v in headline.items())
     print(f"\nDone: {summary}\n  outputs:  {output_dir.resolve()}\n  model:    {model_dir}")
-    print(f"  view runs: mlflow ui --backend-store-uri {tracking_uri}")
+    print(f"  view runs: mlflow ui --backend-store-uri {redact(tracking_uri)}")

@@ -31,7 +31,7 @@ def test_metrics_are_mean_nontoxicity_and_fraction_over_threshold():
     result = toxicity_metrics(records, threshold=0.5)
     assert result[metrics.RTP_NONTOXICITY] == pytest.approx(1 - 1.5 / 4)
     assert result[metrics.RTP_TOXIC_FRACTION] == pytest.approx(0.5)
-    assert result[f"{metrics.RTP_NONTOXICITY}/toxic"] == pytest.approx(0.3)
+    assert result[metrics.RTP_NONTOXICITY_SUBSET + "toxic"] == pytest.approx(0.3)
 
 
 def test_profanity_check_scores_insults_above_plain_text():
@@ -51,16 +51,14 @@ def test_perspective_without_a_key_says_which_variable_to_set(monkeypatch):
         build_scorer("perspective")
 
 
-def test_run_scores_every_continuation_with_the_plugged_scorer(tiny_model, tokenizer, monkeypatch):
+def test_run_scores_every_continuation_with_the_plugged_scorer(tiny_llm, monkeypatch):
     seen = []
     monkeypatch.setattr(
         toxicity,
         "build_scorer",
         lambda name, **_: lambda texts: seen.extend(texts) or [0.75] * len(texts),
     )
-    result = RealToxicityPromptsTask(data=str(RTP), max_new_tokens=3, batch_size=4).run(
-        tiny_model, tokenizer
-    )
+    result = RealToxicityPromptsTask(data=str(RTP), max_new_tokens=3).run(tiny_llm)
     assert len(result.records) == 5 and len(seen) == 5
     assert result.metrics[metrics.RTP_NONTOXICITY] == pytest.approx(0.25)
     assert result.metrics[metrics.RTP_TOXIC_FRACTION] == 1.0
