@@ -14,10 +14,10 @@ Zheng et al. measured GPT-4 vs humans at 66% (S1) / 85% (S2) on MT-Bench, humans
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from imitate.data.jsonl import read_jsonl
 from imitate.judge.outcomes import LOSS, TIE, WIN
 from imitate.judge.pairwise import Pair
 from imitate.judge.verdicts import ERROR
@@ -62,11 +62,7 @@ def _share(pairs: list[tuple[str, str]]) -> float | None:
 def read_human_export(path: str | Path) -> list[dict]:
     """The rating app's ``judge_pairs.jsonl`` rows (one per rating), checked for the needed fields."""
     rows = []
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    for number, row in read_jsonl(path):
         missing = [k for k in HUMAN_EXPORT_FIELDS if k not in row]
         if missing:
             raise ValueError(

@@ -18,6 +18,7 @@ from typing import Any
 
 from sklearn.metrics import cohen_kappa_score
 
+from imitate.data.jsonl import read_jsonl
 from imitate.data.report import DataReport
 from imitate.judge.outcomes import LOSS, TIE, WIN
 from imitate.judge.pairwise import Pair
@@ -40,7 +41,7 @@ def read_labelled_pairs(path: str | Path, report: DataReport) -> list[LabelledPa
     """AlpacaEval annotations (JSON array, ``preference``) or JSONL with ``label``; unlabelled counted."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(line) for line in text.splitlines() if line.strip()]  # fmt: skip
+    rows = json.loads(text) if text.lstrip().startswith("[") else [v for _, v in read_jsonl(path)]
     pairs = []
     for index, row in enumerate(rows):
         raw = row.get("label", row.get("preference"))

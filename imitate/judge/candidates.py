@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 
 from hydra.utils import instantiate
 
+from imitate.data.paths import resolve_data_path
 from imitate.data.report import DataReport
-from imitate.eval.paths import resolve_data_path
 from imitate.llm.base import LLM, GenerationRequest
 from imitate.style.prompt_sets import OUTPUT_READERS, PromptItem, normalise_text, reply_lookup
 

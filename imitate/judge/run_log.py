@@ -1,21 +1,21 @@
 """Where the judge's and the style commands' results go: a new MLflow run, or an existing one.
 
 This is the entry point's layer (like ``imitate.evaluate``): the judge and style libraries never
-import it. Metrics go through ``imitate.eval.results``' naming and table helpers, so they read back
-exactly as the report reads eval metrics.
+import it. Metrics go through the one writer (``imitate.metric_log``), tables through the eval
+results' column helper, so the report reads them as it reads every other metric.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
-from imitate.eval.results import as_columns, mlflow_metric_name
+from imitate.eval.results import as_columns
+from imitate.metric_log import log_metrics
+from imitate.redact import redact
 from imitate.tracking import mlflow_run
 
 ARTIFACT_DIR = "judge"
@@ -26,9 +26,8 @@ def open_run(cfg: DictConfig, tags: Mapping[str, str]) -> tuple[MlflowClient, st
     if cfg.log.run_id:
         client = MlflowClient(cfg.tracking.uri)
         client.get_run(cfg.log.run_id)  # a clear MLflow error when the id is not in this store
-        for key, value in tags.items():
-            if key != "mlflow.parentRunId":
-                client.set_tag(cfg.log.run_id, key, value)
+        keep = {k: v for k, v in tags.items() if k != "mlflow.parentRunId"}  # never re-parent
+        mlflow_run.set_tags(client, cfg.log.run_id, keep)
         return client, cfg.log.run_id, False
     client, experiment_id = mlflow_run.ensure_experiment(cfg.tracking)
     commit = mlflow_run.git_commit()
@@ -57,15 +56,12 @@ def write_results(
     cfg: DictConfig,
 ) -> None:
     """Metrics, one table artifact per entry of ``tables``, JSON summaries and the resolved config."""
-    now = int(time.time() * 1000)
-    entries = [Metric(mlflow_metric_name(k), float(v), now, 0) for k, v in values.items()]
-    if entries:
-        client.log_batch(run_id, metrics=entries)
+    log_metrics(client, run_id, values)
     for name, rows in tables.items():
         if rows:
             client.log_table(run_id, as_columns(rows), f"{ARTIFACT_DIR}/{command}_{name}.json")
     for name, summary in summaries.items():
         if summary is not None:
             client.log_dict(run_id, summary, f"{ARTIFACT_DIR}/{command}_{name}.json")
-    resolved = mlflow_run.redact(OmegaConf.to_container(cfg, resolve=True))
+    resolved = redact(OmegaConf.to_container(cfg, resolve=True))
     client.log_text(run_id, OmegaConf.to_yaml(resolved), f"{ARTIFACT_DIR}/{command}_config.yaml")

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from imitate.data.clean import filter_language
 from imitate.data.conversations import ASSISTANT, USER, normalise_all
 from imitate.data.leakage import EvalPrompt, filter_leakage
+from imitate.data.paths import resolve_data_path
 from imitate.data.report import DataReport
 from imitate.data.sources import PACKAGED, read_records
-from imitate.eval.paths import resolve_data_path
 from imitate.style.prompt_sets import PromptItem
 
 # A prompt counts as a coding prompt when any of these holds (checked in this order):

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imitate.data.conversations import ASSISTANT, USER, normalise_all
+from imitate.data.jsonl import read_jsonl
+from imitate.data.paths import resolve_data_path
 from imitate.data.report import DataReport
 from imitate.data.sources import read_records
-from imitate.eval.paths import resolve_data_path
 
 MATCH_KEYS = ("id", "text")
 
@@ -50,14 +51,7 @@ def normalise_text(text: str) -> str:
 
 
 def _json_lines(path: Path) -> list[dict]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from error
-    return rows
+    return [value for _, value in read_jsonl(path)]  # a bad line raises with path:line
 
 
 def _field(row: Mapping, key: str, path: Path, where: object) -> str:

@@ -13,7 +13,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from imitate import metrics
 from imitate.judge import commands
-from imitate.report.collect import collect_rows
 from imitate.style.similarity import StylePair, style_metrics, style_rows
 from tests.conftest import REPO, compose_config
 from tests.style.test_prompt_sets import FIXTURES, vicuna_like
@@ -108,6 +107,8 @@ def test_compare_logs_into_an_existing_run(tmp_path) -> None:
 
 
 def test_chatgpt2_is_a_teacher_row_that_the_report_reads(tmp_path) -> None:
+    from imitate.report.collect import collect_rows  # the report's own reader
+
     cfg = judging_cfg(tmp_path, "chatgpt2")
     values = commands.chatgpt2(cfg)
     pairs = [StylePair(i["id"], "", i["second"], i["reference"]) for i in _fixture_items()]
