@@ -20,10 +20,9 @@ from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.llm.loopback
 
+from imitate.judge.pairwise import Pair, PairwiseJudge  # noqa: E402
 from imitate.llm.openai_client import OpenAIClient  # noqa: E402
 from tests.llm.loopback import LoopbackServer  # noqa: E402
-
-from imitate.judge.pairwise import Pair, PairwiseJudge  # noqa: E402
 
 JUDGE_CFG = Path(__file__).resolve().parents[1] / "conf" / "judge" / "pairwise.yaml"
 

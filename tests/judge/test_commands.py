@@ -25,7 +25,8 @@ SCRIPTED = "tests.judge.scripted.ScriptedLLM"
 @pytest.mark.parametrize(
     "overrides",
     [[f"command={c}"] for c in COMMANDS]
-    + [["command=compare", o] for o in ("prompts=koala", "prompts=alpaca_eval", "prompts=sharegpt_heldout", "style=llm_judge", "llm=gpt-4o-mini")],
+    + [["command=compare", o] for o in ("prompts=koala", "prompts=alpaca_eval", "prompts=sharegpt_heldout", "prompts=generations", "style=llm_judge", "llm=gpt-4o-mini")]
+    + [["command=compare", "llm=hf", "+model=smollm2_135m", "+llm@candidate.llm=local_server", "candidate.llm.model=mine"]],
 )  # fmt: skip
 def test_judging_config_composes_and_targets_bind(overrides: list[str]) -> None:
     cfg = compose_config(overrides, config_name="judging")

@@ -9,16 +9,26 @@ from imitate import metrics
 from imitate.judge.outcomes import judge_metrics
 from imitate.judge.pairwise import Pair, PairwiseJudge
 from imitate.judge.verdicts import ERROR
+from imitate.llm import openai_client
 from tests.conftest import REPO
-
-openai_client = pytest.importorskip("imitate.llm.openai_client")
-from tests.llm.loopback import LoopbackServer  # noqa: E402
-from tests.llm.test_transformers_serve import served  # noqa: E402, F401  (the fixture)
+from tests.llm.loopback import LoopbackServer
+from tests.llm.serve_process import ServeUnavailable, transformers_serve
 
 PAIRS = [
     Pair("1", "Name a primary colour.", "Red.", "Blue is one."),
     Pair("2", "What is 2 + 2?", "4", "Four."),
 ]
+
+
+@pytest.fixture(scope="module")
+def served(smollm2_tokenizer, tmp_path_factory):
+    """(base_url, model dir) of `transformers serve` on the local SmolLM2 folder (the openai tests' helper)."""
+    model_dir = smollm2_tokenizer.name_or_path
+    try:
+        with transformers_serve(model_dir, tmp_path_factory.mktemp("serve")) as base_url:
+            yield base_url, model_dir
+    except ServeUnavailable as err:
+        pytest.skip(str(err))
 
 
 def judge_cfg(**overrides) -> dict:
@@ -35,7 +45,9 @@ def test_both_orders_go_over_http_and_a_rerun_is_answered_from_the_cache(tmp_pat
             client.close()
         asked = server.prompts()
         assert len(asked) == 4
-        assert "[Reply A]\nRed.\n" in asked[0] and "[Reply A]\nBlue is one.\n" in asked[1]
+        shown = {(a.split("[Reply A]\n")[1].split("\n")[0], a.split("[Reply B]\n")[1].split("\n")[0]) for a in asked}  # fmt: skip
+        # both orders of both pairs, in whatever order the concurrent requests arrived
+        assert shown == {("Red.", "Blue is one."), ("Blue is one.", "Red."), ("4", "Four."), ("Four.", "4")}  # fmt: skip
         # the echo server repeats the prompt, whose last marker is the format's [[C]]: ties
         assert [r["outcome"] for r in rows] == ["tie", "tie"]
         assert judge_metrics(rows)[metrics.JUDGE_CONSISTENCY] == 1.0
@@ -51,7 +63,7 @@ def test_both_orders_go_over_http_and_a_rerun_is_answered_from_the_cache(tmp_pat
 
 
 @pytest.mark.slow  # starts `transformers serve` with SmolLM2-135M on CPU: ~1 min on 2 cores
-def test_judge_against_transformers_serve(served, tmp_path) -> None:  # noqa: F811
+def test_judge_against_transformers_serve(served, tmp_path) -> None:
     url, model_dir = served
     client = openai_client.OpenAIClient(
         url, model_dir, cache=tmp_path / "requests.sqlite", timeout_s=120
