@@ -12,8 +12,8 @@ from mlflow.tracking import MlflowClient
 from imitate import metrics
 from imitate.data.budget import parse_token_count
 from imitate.metric_log import read_metrics
+from imitate.redact import REDACTED
 from imitate.tracking import cells
-from imitate.tracking.mlflow_run import REDACTED
 from imitate.tracking.reference import TAG_TEACHER
 from imitate.tracking.status import read_status
 
@@ -93,7 +93,7 @@ def _budget(run: Run) -> int | None:
     """The run's data.max_tokens: the sweep's grid tag, else the logged param."""
     key = "data.max_tokens"
     value = run.data.tags.get(cells.TAG_GRID + key) or run.data.params.get(key)
-    if value in (None, "None", "null", REDACTED):  # tracking redacts keys ending in "tokens"
+    if value in (None, "None", "null", REDACTED):  # runs from before redaction matched whole words
         return None
     try:
         return parse_token_count(value.strip("'\""))
