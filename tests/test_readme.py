@@ -132,7 +132,7 @@ COMMANDS = readme_commands()
 
 def test_the_readme_shows_commands_of_every_kind():
     modules = {e[0] for c in COMMANDS if (e := entry_point(shlex.split(c)))}
-    assert set(HYDRA_ENTRIES) | ARGPARSE_ENTRIES <= modules
+    assert set(HYDRA_ENTRIES) | ARGPARSE_ENTRIES | {"imitate.judge"} <= modules
     assert len(COMMANDS) > 20
 
 
@@ -146,6 +146,11 @@ def test_readme_command_works_as_written(command: str):
     module, arguments = found
     if module in HYDRA_ENTRIES:
         assert compose_cells(HYDRA_ENTRIES[module], arguments) >= 1
+    elif module == "imitate.judge":  # `<command> overrides...` on conf/judging.yaml
+        from imitate.judge.commands import COMMANDS as JUDGE_COMMANDS
+
+        assert arguments[0] in JUDGE_COMMANDS
+        assert compose_cells("judging", [f"command={arguments[0]}", *arguments[1:]]) >= 1
     elif module in ARGPARSE_ENTRIES:
         importlib.import_module(f"{module}.__main__")._parser().parse_args(arguments)
     else:

@@ -166,7 +166,7 @@ def calibrate(cfg: DictConfig) -> dict[str, float]:
     table = calibration.calibration_table(pairs, judged, int(cfg.calibration.seed))
     balance = calibration.label_balance(pairs)
     print(calibration.format_table(table, balance))
-    values = judge_metrics(rows) | usage
+    values = judge_metrics(rows) | usage | calibration_metrics(table, balance)
     summaries = {"balance": balance, "counts": outcome_counts(rows) | dict(report.counts)}
     _log(
         cfg,
@@ -191,9 +191,26 @@ def human_agreement(cfg: DictConfig) -> dict[str, float]:
         release(judge.llm)
     result = agreement.human_judge_agreement(agreement.agreement_rows(export, rows))
     print("\n".join(f"{k} = {v}" for k, v in result.items()))
-    values = usage
+    headline = {
+        metrics.JUDGE_HUMAN_AGREEMENT_S1: result["s1_agreement"],
+        metrics.JUDGE_HUMAN_AGREEMENT_S2: result["s2_agreement"],
+    }
+    values = usage | {name: value for name, value in headline.items() if value is not None}
     _log(cfg, values, {"pairs": rows}, {"agreement": result}, _tags(cfg, judge=judge.llm.name))
     return values
+
+
+def calibration_metrics(table: list[dict], balance: dict[str, float]) -> dict[str, float]:
+    """The judge's own row (both orders) and the majority-label baseline, as metrics."""
+    judge_row = table[0]  # calibration_table puts the judge's rules first
+    values = {
+        metrics.JUDGE_GOLD_AGREEMENT: judge_row["agreement"],
+        metrics.JUDGE_GOLD_KAPPA: judge_row["kappa"],
+        metrics.JUDGE_GOLD_BASELINE_AGREEMENT: max(
+            balance["output_2_share"], 1 - balance["output_2_share"]
+        ),
+    }
+    return {k: float(v) for k, v in values.items() if v is not None and v == v}  # no None / nan
 
 
 def _log(cfg, values, tables, summaries, tags) -> None:

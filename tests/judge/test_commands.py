@@ -154,6 +154,12 @@ def test_calibrate_prints_the_lopsidedness_and_logs_the_table(tmp_path, capsys) 
     rows = {r["predictor"]: r for r in table(client, run.info.run_id, "calibrate_agreement")}
     assert rows["always output_2"]["kappa"] == 0.0
     assert rows["judge scripted:prefer_longer (both orders)"]["agreement"] == pytest.approx(5 / 6)
+    logged = run.data.metrics
+    assert logged[metrics.JUDGE_GOLD_AGREEMENT] == pytest.approx(5 / 6)
+    assert logged[metrics.JUDGE_GOLD_KAPPA] == pytest.approx(
+        rows["judge scripted:prefer_longer (both orders)"]["kappa"]
+    )
+    assert logged[metrics.JUDGE_GOLD_BASELINE_AGREEMENT] == pytest.approx(2 / 3)
 
 
 def test_agreement_over_the_rating_export(tmp_path, capsys) -> None:
@@ -163,6 +169,8 @@ def test_agreement_over_the_rating_export(tmp_path, capsys) -> None:
     client, run = only_run(cfg)
     path = client.download_artifacts(run.info.run_id, "judge/agreement_agreement.json")
     assert json.loads(Path(path).read_text())["s2_agreement"] == pytest.approx(2 / 3)
+    assert run.data.metrics[metrics.JUDGE_HUMAN_AGREEMENT_S1] == pytest.approx(0.6)
+    assert run.data.metrics[metrics.JUDGE_HUMAN_AGREEMENT_S2] == pytest.approx(2 / 3)
 
 
 def test_a_missing_judge_model_is_a_clear_error(tmp_path) -> None:
