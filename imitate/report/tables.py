@@ -6,7 +6,7 @@ value with its source (from the reference file's ``paper`` entries), so the two 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from imitate import metrics
@@ -66,8 +66,8 @@ def table1_nq(rows: list[Row], published: Sequence[Published] = ()) -> Table:
     table.append([teacher_label] + [_value(teacher, metrics.NQ_EM)] * len(models))
     teacher_paper = _paper(entries, metrics.NQ_EM, cells.ROLE_TEACHER, None, None)
     paper.append([None, *([teacher_paper] * len(models))])
-    sources = [[None] * (len(models) + 1) for _ in TABLE1_ROWS]
-    sources.append([None] + [source_of(teacher, metrics.NQ_EM)] * len(models))
+    sources: list[list[str | None]] = [[None] * (len(models) + 1) for _ in TABLE1_ROWS]
+    sources.append([None, *([source_of(teacher, metrics.NQ_EM)] * len(models))])
     title = f"Table 1: NQ ({_header(metrics.NQ_EM)}), ours and the paper's"
     return Table(TABLE1, title, ["", *models], table, paper, sources=sources)
 
@@ -80,21 +80,22 @@ def table2_style(rows: list[Row], published: Sequence[Published] = ()) -> Table:
     paper: list[list[PaperCell | None]] = []
     sources: list[list[str | None]] = []
 
-    def add(label: str, row_for: Callable[[str], Row | None], matches: list[Published]) -> None:
+    def add(label: str, row_of: dict[str, Row | None], matches: list[Published]) -> None:
+        """A row of the table; ``row_of``: the run each column's value comes from."""
         used.extend(matches)
-        table.append([label, *(_value(row_for(m), m) for m in STYLE)])
+        table.append([label, *(_value(row_of[m], m) for m in STYLE)])
         paper.append([None, *(_first(matches, m) for m in STYLE)])
-        sources.append([None, *(source_of(row_for(m), m) for m in STYLE)])
+        sources.append([None, *(source_of(row_of[m], m) for m in STYLE)])
 
     by_size = sorted(rows, key=lambda r: (r.model, r.tokens or 0))
     for role in (cells.ROLE_BASE, cells.ROLE_IMITATION):
         for row in (r for r in by_size if r.role == role):
             matches = [p for p in entries if p.fits(role, row.model, row.data, row.budget)]
-            add(_label(row), lambda _, row=row: row, matches)
+            add(_label(row), dict.fromkeys(STYLE, row), matches)
         for entry in (p for p in entries if p.row == role and p not in used):
-            add(f"{entry.label} (paper; not run here)", lambda _: None, [entry])
+            add(f"{entry.label} (paper; not run here)", dict.fromkeys(STYLE), [entry])
     teacher_entries = [p for p in entries if p.row == cells.ROLE_TEACHER]
-    add("ChatGPT #2", lambda metric: teacher_for(rows, metric), teacher_entries)
+    add("ChatGPT #2", {m: teacher_for(rows, m) for m in STYLE}, teacher_entries)
     columns = ["", *(_header(m) for m in STYLE)]
     title = "Table 2: style similarity to ChatGPT, ours and the paper's"
     return Table(TABLE2, title, columns, table, paper, sources=sources)
@@ -103,20 +104,19 @@ def table2_style(rows: list[Row], published: Sequence[Published] = ()) -> Table:
 def gap_closure(rows: list[Row]) -> Table:
     """(imitation - base) / (teacher - base) per cell and metric: 0 = no gain, 1 = teacher reached."""
     teachers = {m: teacher_for(rows, m) for m in GAP_METRICS}
-    table, sources = [], []
+    table: list[list[str | float | None]] = []
+    sources: list[list[str | None]] = []
     for row in sorted(
         (r for r in rows if r.role == cells.ROLE_IMITATION), key=lambda r: (r.model, r.tokens or 0)
     ):
         base = base_row(rows, row.model)
         values = [closure(row, base, teachers[m], m) for m in GAP_METRICS]
         table.append([_label(row), *values])
-        sources.append(
-            [None]
-            + [
-                source_of(teachers[m], m) if v is not None else None
-                for m, v in zip(GAP_METRICS, values, strict=True)
-            ]
+        used = (
+            source_of(teachers[m], m) if v is not None else None
+            for m, v in zip(GAP_METRICS, values, strict=True)
         )
+        sources.append([None, *used])
     return Table(
         "gap_closure",
         "Gap closure: (imitation - base) / (teacher - base)",
