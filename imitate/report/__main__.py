@@ -31,10 +31,10 @@ def main(argv: list[str] | None = None) -> Path:
     args = _parser().parse_args(argv)
     client = MlflowClient(args.tracking_uri)
     experiment_id, parent, label = resolve_target(client, args.target)
-    rows = collect_rows(client, experiment_id, parent)
-    try:
+    try:  # a bad option stops the report before anything is written
+        rows = collect_rows(client, experiment_id, parent, args.teacher_run)
         extra = extra_figures(rows, list(dict.fromkeys(args.extra_metric)))
-    except ValueError as error:  # before anything is written
+    except ValueError as error:
         raise SystemExit(f"imitate.report: {error}") from error
     out = Path(args.out or f"reports/{args.target}")
     out.mkdir(parents=True, exist_ok=True)
@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_REFERENCE,
         help="the paper's numbers printed beside ours: a conf/reference name or a YAML path "
         "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--teacher-run",
+        metavar="RUN_ID",
+        help="the measured teacher: an `imitate.evaluate ... role=teacher` run (any experiment), "
+        "or 'reference' for the reference file's numbers only (default: the experiment's newest)",
     )
     parser.add_argument(
         "--extra-metric",

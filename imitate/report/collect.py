@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from imitate import metrics
@@ -16,7 +17,12 @@ from imitate.redact import REDACTED
 from imitate.tracking import cells
 from imitate.tracking.reference import TAG_TEACHER
 from imitate.tracking.status import read_status
-from imitate.tracking.teacher_run import TAG_LLM, is_measured_teacher, latest_measured_teacher
+from imitate.tracking.teacher_run import (
+    TAG_KIND,
+    TAG_LLM,
+    is_measured_teacher,
+    latest_measured_teacher,
+)
 
 TRAIN_TOKENS = metrics.DATA_PREFIX + "train_tokens"  # measured, not the budget string
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -52,11 +58,13 @@ def resolve_target(client: MlflowClient, target: str) -> tuple[str, str | None, 
     return experiment.experiment_id, None, f"experiment {target}"
 
 
-def collect_rows(client: MlflowClient, experiment_id: str, parent: str | None) -> list[Row]:
+def collect_rows(
+    client: MlflowClient, experiment_id: str, parent: str | None, teacher_run: str | None = None
+) -> list[Row]:
     """FINISHED runs of the sweep (or experiment), the latest per config hash.
 
-    Plus the experiment's newest measured teacher (``imitate.evaluate ... role=teacher``), which
-    is no child of any sweep; older measured teachers are left out, so there is one at most.
+    Plus one measured teacher (``imitate.evaluate ... role=teacher``), which is no child of any
+    sweep: ``teacher_run`` (a run id, or ``reference`` for none), else the experiment's newest.
     """
     runs = [
         run for run in _sweep_runs(client, experiment_id, parent) if not is_measured_teacher(run)
@@ -64,8 +72,28 @@ def collect_rows(client: MlflowClient, experiment_id: str, parent: str | None) -
     latest: dict[str, Run] = {}
     for run in sorted(runs, key=lambda r: r.info.start_time):
         latest[run.data.tags.get(cells.TAG_CONFIG_HASH, run.info.run_id)] = run
-    measured = latest_measured_teacher(client, experiment_id)
+    measured = _measured_teacher(client, experiment_id, teacher_run)
     return [to_row(run) for run in [*latest.values(), *([measured] if measured else [])]]
+
+
+def _measured_teacher(client: MlflowClient, experiment_id: str, chosen: str | None) -> Run | None:
+    if chosen is None:
+        return latest_measured_teacher(client, experiment_id)
+    if chosen == REFERENCE:
+        return None
+    try:
+        run = client.get_run(chosen)  # any experiment of the store
+    except MlflowException as error:
+        raise ValueError(f"--teacher-run {chosen}: {error.message}") from error
+    if not is_measured_teacher(run) or run.info.status != "FINISHED":
+        tags = {k: run.data.tags.get(k) for k in (cells.TAG_ROLE, TAG_KIND)}
+        raise ValueError(
+            f"--teacher-run {chosen}: not a FINISHED imitate.evaluate run with role=teacher "
+            f"(status {run.info.status}, tags {tags}); measure one with "
+            "`python -m imitate.evaluate llm=<teacher> eval=paper role=teacher`, or give "
+            f"--teacher-run {REFERENCE} for the reference file's numbers only"
+        )
+    return run
 
 
 def _sweep_runs(client: MlflowClient, experiment_id: str, parent: str | None) -> list[Run]:

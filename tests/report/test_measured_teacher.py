@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -70,7 +72,7 @@ def sweep_and_teachers(tmp_path_factory):
     record_teacher(client, experiment, parent, REFERENCE)
     hour_ago, in_an_hour = (int((time.time() + s) * 1000) for s in (-3600, 3600))
     older = MEASURED_TAGS | {TAG_LLM: "openai:older"}
-    log_run(client, experiment, older, {metrics.NQ_EM: 0.99}, start_time=hour_ago)
+    older_id = log_run(client, experiment, older, {metrics.NQ_EM: 0.99}, start_time=hour_ago)
     _evaluate_nq(tmp_path, uri, "teacher")
     [measured] = client.search_runs(
         [experiment], f"tags.{TAG_KIND} = '{KIND_EVALUATE}'", order_by=["start_time DESC"]
@@ -79,14 +81,30 @@ def sweep_and_teachers(tmp_path_factory):
     failed = MEASURED_TAGS | {TAG_LLM: "openai:failed"}
     log_run(client, experiment, failed, {metrics.NQ_EM: 0.5}, "FAILED", in_an_hour)
     plain = {TAG_KIND: KIND_EVALUATE, TAG_LLM: "openai:plain"}
-    log_run(client, experiment, plain, {metrics.NQ_EM: 0.77}, start_time=in_an_hour)
+    plain_id = log_run(client, experiment, plain, {metrics.NQ_EM: 0.77}, start_time=in_an_hour)
     out = tmp_path / "report"
     page = main([parent, "--tracking-uri", uri, "--out", str(out), "--no-log"])
-    return measured, out, page
+    return measured, out, page, Sweep(tmp_path, uri, parent, older_id, plain_id)
+
+
+@dataclass
+class Sweep:
+    folder: Path
+    uri: str
+    parent: str
+    older_teacher: str  # an earlier measured teacher run
+    plain: str  # an evaluate run without role=teacher
+
+
+def _teacher_nq(sweep: Sweep, *options: str) -> list:
+    """Table 1's teacher row of the report with ``options``."""
+    out = sweep.folder / f"report_{len(list(sweep.folder.glob('report_*')))}"
+    main([sweep.parent, "--tracking-uri", sweep.uri, "--out", str(out), "--no-log", *options])
+    return json.loads((out / "table1_nq.json").read_text())["rows"][3]
 
 
 def test_measured_teacher_overrides_the_reference_for_its_metrics(sweep_and_teachers) -> None:
-    measured, out, page = sweep_and_teachers
+    measured, out, page, _ = sweep_and_teachers
     assert measured.data.tags[cells.TAG_ROLE] == cells.ROLE_TEACHER
     nq, llm = measured.data.metrics[metrics.NQ_EM], measured.data.tags[TAG_LLM]
     assert metrics.MMLU_ACC not in measured.data.metrics and nq != 0.31
@@ -119,7 +137,7 @@ def test_measured_teacher_overrides_the_reference_for_its_metrics(sweep_and_teac
 def test_the_page_marks_measured_and_reference_numbers_and_names_the_run(
     sweep_and_teachers,
 ) -> None:
-    measured, _, page = sweep_and_teachers
+    measured, _, page, _ = sweep_and_teachers
     text = page.read_text()
     assert "<span class='source measured'>measured</span>" in text  # Table 1's teacher row
     assert "<span class='source reference'>reference</span>" in text  # gap closure, MMLU
@@ -127,6 +145,21 @@ def test_the_page_marks_measured_and_reference_numbers_and_names_the_run(
     note = text[text.index("<p id='teacher'>") :].split("</p>")[0]
     assert f"measured: run {measured.info.run_id}" in note and metrics.NQ_EM in note
     assert "reference: ChatGPT" in note and metrics.MMLU_ACC in note
+
+
+def test_teacher_run_option_picks_a_measured_run_or_the_reference(sweep_and_teachers) -> None:
+    *_, sweep = sweep_and_teachers
+    label, *older = _teacher_nq(sweep, "--teacher-run", sweep.older_teacher)
+    assert label == "openai:older (teacher row, measured)" and set(older) == {0.99}
+    label, *reference = _teacher_nq(sweep, "--teacher-run", "reference")
+    assert label == "ChatGPT (teacher row, entered)" and set(reference) == {0.31}
+    with pytest.raises(
+        SystemExit,
+        match=f"--teacher-run {sweep.plain}: not a FINISHED imitate.evaluate run with role=teacher",
+    ):
+        _teacher_nq(sweep, "--teacher-run", sweep.plain)
+    with pytest.raises(SystemExit, match="--teacher-run 0123456789abcdef0123456789abcdef: Run"):
+        _teacher_nq(sweep, "--teacher-run", "0123456789abcdef0123456789abcdef")
 
 
 def test_without_a_measured_run_the_page_says_how_to_measure_one(tmp_path) -> None:
