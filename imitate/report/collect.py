@@ -20,6 +20,7 @@ from imitate.tracking.status import read_status
 from imitate.tracking.teacher_run import (
     TAG_KIND,
     TAG_LLM,
+    computed_by_imitate,
     is_measured_teacher,
     latest_measured_teacher,
 )
@@ -125,7 +126,7 @@ def to_row(run: Run) -> Row:
         parameters=int(parameters) if parameters else None,
         metrics=values,
         budget=_budget(run) if role == cells.ROLE_IMITATION else None,
-        source=(MEASURED if is_measured_teacher(run) else REFERENCE) if teacher else "",
+        source=(MEASURED if computed_by_imitate(run) else REFERENCE) if teacher else "",
     )
 
 

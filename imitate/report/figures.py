@@ -15,7 +15,8 @@ from imitate.report.collect import MEASURED, Row  # noqa: E402
 from imitate.tracking import cells  # noqa: E402
 
 CAPABILITY = (metrics.MMLU_ACC, metrics.NQ_EM, metrics.HUMANEVAL_PASS_AT_1)
-PREFERENCE = (metrics.JUDGE_PREFERENCE, metrics.HUMAN_PREFERENCE)
+# Fig. 1/3: the share of outputs rated equal or better than the teacher's, by the judge and by people.
+PREFERENCE = (metrics.JUDGE_PREFERENCE, metrics.HUMAN_AT_LEAST_EQUAL)
 BASE_PREFIX = "base "  # series and reference lines of base models (drawn dashed)
 
 

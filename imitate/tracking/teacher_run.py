@@ -14,6 +14,7 @@ from imitate.tracking import cells
 
 TAG_KIND = "kind"
 KIND_EVALUATE = "evaluate"
+KIND_JUDGE = "judge"  # python -m imitate.judge chatgpt2: Table 2's ChatGPT #2 row, computed by us
 TAG_LLM = "llm"  # the client's name: openai:<model>, hf:<path>
 # What `role=` may say on an evaluate run. Base rows are not among them: a sweep makes those
 # (train=false cells, with the base size and the grid's model option), so a standalone
@@ -38,8 +39,14 @@ def check_role(role: str | None) -> None:
 
 
 def is_measured_teacher(run: Run) -> bool:
+    """An evaluate run tagged role=teacher: the measured teacher row, outside any sweep."""
     tags = run.data.tags
     return tags.get(cells.TAG_ROLE) == cells.ROLE_TEACHER and tags.get(TAG_KIND) == KIND_EVALUATE
+
+
+def computed_by_imitate(run: Run) -> bool:
+    """A teacher row whose numbers imitate computed: a measured teacher, or the judge's ChatGPT #2."""
+    return is_measured_teacher(run) or run.data.tags.get(TAG_KIND) == KIND_JUDGE
 
 
 def latest_measured_teacher(client: MlflowClient, experiment_id: str) -> Run | None:

@@ -118,6 +118,7 @@ def test_chatgpt2_is_a_teacher_row_that_the_report_reads(tmp_path) -> None:
     assert run.data.tags["role"] == "teacher" and run.data.tags["teacher"] == "ChatGPT #2"
     [row] = collect_rows(client, run.info.experiment_id, None)
     assert row.role == "teacher" and row.model == "ChatGPT #2"
+    assert row.source == "measured"  # computed by imitate, not typed in from conf/reference
     for name in (metrics.STYLE_LIST, metrics.STYLE_UNIGRAM_F1, metrics.STYLE_LENGTH_PEARSON):
         assert row.metrics[name] == pytest.approx(values[name])
 
