@@ -1,0 +1,57 @@
+"""``python -m imitate.generate llm=<teacher> [generate=nq_synthetic|collect]``: imitation data from a teacher."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from imitate.tracking import mlflow_run
+
+log = logging.getLogger(__name__)
+
+
+@hydra.main(config_path="pkg://imitate.conf", config_name="generate", version_base="1.3")
+def main(cfg: DictConfig) -> dict:
+    return generate(cfg)
+
+
+def generate(cfg: DictConfig) -> dict:
+    """Run (or continue) the job with the teacher, log its manifest to MLflow, print the counts."""
+    job = instantiate(
+        cfg.generate
+    )  # reads its input files first: a bad path fails before a model loads
+    manifest = job.run(instantiate(cfg.llm))
+    log_to_mlflow(cfg, manifest)
+    print(json.dumps({"output": str(job.output), **manifest["counts"]}, indent=2))
+    if manifest["stopped"] not in ("n_examples", "done"):
+        log.warning("the job stopped early (%s): rerun to continue it", manifest["stopped"])
+    return manifest
+
+
+def log_to_mlflow(cfg: DictConfig, manifest: dict) -> str:
+    """One finished MLflow run: config as params, the LLM ledger as metrics, the manifest as artifact."""
+    client, experiment_id = mlflow_run.ensure_experiment(cfg.tracking)
+    hydra_dir = None
+    choices: dict = {}
+    if HydraConfig.initialized():
+        choices = dict(HydraConfig.get().runtime.choices)
+        hydra_dir = Path(HydraConfig.get().runtime.output_dir) / ".hydra"
+    tags = mlflow_run.run_tags(choices) | {"kind": "generate", "job": manifest["job"]}
+    run_id = client.create_run(experiment_id, run_name=cfg.run_name, tags=tags).info.run_id
+    mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
+    mlflow_run.log_config_artifacts(client, run_id, cfg, hydra_dir)
+    for name, value in sorted(manifest["usage"].items()):
+        client.log_metric(run_id, name, float(value))
+    client.log_dict(run_id, manifest, f"generate/{manifest['job']}.manifest.json")
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+if __name__ == "__main__":
+    main()
