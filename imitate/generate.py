@@ -11,8 +11,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from imitate.tracking import mlflow_run
-
 log = logging.getLogger(__name__)
 
 
@@ -36,6 +34,8 @@ def generate(cfg: DictConfig) -> dict:
 
 def log_to_mlflow(cfg: DictConfig, manifest: dict) -> str:
     """One finished MLflow run: config as params, the LLM ledger as metrics, the manifest as artifact."""
+    from imitate.tracking import mlflow_run  # MLflow + Lightning take seconds to import: only now
+
     client, experiment_id = mlflow_run.ensure_experiment(cfg.tracking)
     hydra_dir = None
     choices: dict = {}
