@@ -21,11 +21,16 @@ def main(cfg: DictConfig) -> dict:
 
 def generate(cfg: DictConfig) -> dict:
     """Run (or continue) the job with the teacher, log its manifest to MLflow, print the counts."""
-    job = instantiate(
-        cfg.generate
-    )  # reads its input files first: a bad path fails before a model loads
-    manifest = job.run(instantiate(cfg.llm))
-    log_to_mlflow(cfg, manifest)
+    # The job reads its input files first, so a bad path fails before a model loads.
+    job = instantiate(cfg.generate)
+    llm = instantiate(cfg.llm)
+    try:
+        manifest = job.run(llm)
+    finally:
+        if callable(close := getattr(llm, "close", None)):  # HTTP connections, the cache file
+            close()
+    if cfg.get("tracking") is not None:  # `~tracking` runs without MLflow
+        log_to_mlflow(cfg, manifest)
     print(json.dumps({"output": str(job.output), **manifest["counts"]}, indent=2))
     if manifest["stopped"] not in ("n_examples", "done"):
         log.warning("the job stopped early (%s): rerun to continue it", manifest["stopped"])

@@ -7,7 +7,7 @@ import sys
 from tests.teacher.scripted import ScriptedLLM
 from tests.teacher.test_nq_synthetic import make_job
 
-SETTINGS = {"n_examples": 60, "batch_size": 3}
+SETTINGS = {"n_examples": 50, "batch_size": 3}
 
 if __name__ == "__main__":
     output, call_log = sys.argv[1], sys.argv[2]

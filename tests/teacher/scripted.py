@@ -38,8 +38,8 @@ _EVENTS = [
 
 
 def qa_reply(request: GenerationRequest, pairs: int = 10) -> str:
-    """`pairs` made-up NQ-style pairs, chosen by the request's hash (so repeats are possible)."""
-    rng = random.Random(stable_hash(request.as_dict()))
+    """`pairs` made-up NQ-style pairs chosen by the request's messages (so repeats are possible)."""
+    rng = random.Random(stable_hash(request.messages))
     shown = [line for line in request.messages[-1]["content"].splitlines() if line.startswith("Q:")]
     lines = ["Sure, here are some new pairs:"]
     for _ in range(pairs):

@@ -157,15 +157,22 @@ def test_bad_seed_file_and_template_are_named(tmp_path: Path) -> None:
         make_job(tmp_path / "o.jsonl", prompt={"template": "Pairs: {pairs}"})
 
 
-def test_the_output_is_what_data_nq_synthetic_reads(tmp_path: Path) -> None:
-    out = tmp_path / "nq.jsonl"
-    make_job(out, n_examples=12).run(ScriptedLLM())
-    cfg = compose_config(["data=nq_synthetic", f"data.sources.nq_synthetic.path={out}"])
+def read_as_data_nq_synthetic(output: Path) -> list[dict]:
+    """The conversations `python -m imitate data=nq_synthetic` builds from `output`; no skips."""
+    cfg = compose_config(["data=nq_synthetic", f"data.sources.nq_synthetic.path={output}"])
     source = SourceConfig(**OmegaConf.to_container(cfg.data.sources.nq_synthetic, resolve=True))
     report = DataReport()
     conversations = list(normalise_all(read_source(source, report), "nq_synthetic", report))
+    assert not any(key.startswith("skipped") for key in report.counts), report.counts
+    return conversations
+
+
+def test_the_output_is_what_data_nq_synthetic_reads(tmp_path: Path) -> None:
+    out = tmp_path / "nq.jsonl"
+    make_job(out, n_examples=12).run(ScriptedLLM())
+    conversations = read_as_data_nq_synthetic(out)
     records = lines(out)
-    assert len(conversations) == 12 and not any(k.startswith("skipped") for k in report.counts)
+    assert len(conversations) == 12
     assert [c["turns"] for c in conversations] == [
         [{"role": "user", "content": r["question"]}, {"role": "assistant", "content": r["answer"]}]
         for r in records
