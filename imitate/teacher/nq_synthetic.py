@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,27 +152,29 @@ class NQSyntheticJob:
         return store.commit(self._manifest(llm, tally, usage, stopped, runs))
 
     def _judge(self, chunk: range, replies, question_filter: QuestionFilter, tally: Tally) -> list:
-        records = []
+        """The chunk's accepted records; its candidates are judged in one pass, in order."""
+        candidates, requests = [], []
         for index, texts in zip(chunk, replies, strict=True):
             parsed = parse_pairs(texts[0])
             tally.requests += 1
             tally.unparsed_lines += parsed.unparsed_lines
             tally.replies_without_pairs += not parsed.candidates
-            reasons = question_filter.judge(parsed.candidates, self.n_examples - tally.accepted)
-            for reason in reasons:
-                tally.add(reason)
-            accepted = [
-                c for c, reason in zip(parsed.candidates, reasons, strict=True) if not reason
-            ]
-            records += [
-                {
-                    "id": f"{JOB}-{index:06d}-{k}",
-                    "question": c.question,
-                    "answer": c.answer,
-                    "request": index,
-                }
-                for k, c in enumerate(accepted)
-            ]
+            candidates += parsed.candidates
+            requests += [index] * len(parsed.candidates)
+        reasons = question_filter.judge(candidates, self.n_examples - tally.accepted)
+        records, accepted_of = [], Counter()
+        for candidate, index, reason in zip(candidates, requests, reasons, strict=True):
+            tally.add(reason)
+            if reason is None:
+                number, accepted_of[index] = accepted_of[index], accepted_of[index] + 1
+                records.append(
+                    {
+                        "id": f"{JOB}-{index:06d}-{number}",
+                        "question": candidate.question,
+                        "answer": candidate.answer,
+                        "request": index,
+                    }
+                )
         return records
 
     def settings(self, llm: LLM) -> dict:
