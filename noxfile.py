@@ -18,8 +18,9 @@ def install(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
+    """Every test, slow, browser and gpu ones included (each skips when what it needs is absent)."""
     install(session)
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-m", "", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -14,9 +14,9 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from imitate.eval.mmlu import CHOICES, MMLUTask, read_rows
-from imitate.eval.paths import SHARED_DATA
-from imitate.eval.scoring import (
+from imitate.data.paths import shared_data_dir
+from imitate.eval.mmlu import CHOICES, format_example, gen_prompt, read_rows
+from imitate.llm.hf_batching import (
     candidate_token_ids,
     next_token_logprobs,
     next_token_logprobs_one_by_one,
@@ -31,12 +31,12 @@ def load_smollm2():
 
 def build_prompts(tokenizer, subjects: list[str], limit: int) -> list[list[list[int]]]:
     """Token ids of the 5-shot prompts, grouped by subject (the batched scorer's unit of sharing)."""
-    task = MMLUTask(data=str(SHARED_DATA / "mmlu"))
     groups = []
     for subject in subjects:
-        dev = read_rows(SHARED_DATA / "mmlu" / "dev" / f"{subject}_dev.csv")
-        test = read_rows(SHARED_DATA / "mmlu" / "test" / f"{subject}_test.csv")[:limit]
-        groups.append([task.fit_prompt(dev, subject, row, tokenizer, 8192)[0] for row in test])
+        dev = read_rows(shared_data_dir() / "mmlu" / "dev" / f"{subject}_dev.csv")
+        test = read_rows(shared_data_dir() / "mmlu" / "test" / f"{subject}_test.csv")[:limit]
+        prefix = gen_prompt(dev, subject, 5)
+        groups.append([tokenizer(prefix + format_example(row, False)).input_ids for row in test])
     return groups
 
 

@@ -11,8 +11,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from imitate.eval.results import log_results
+from imitate.eval.results import log_results, log_task_info
 from imitate.eval.tasks import run_tasks
+from imitate.llm.base import LLM
+from imitate.llm.hf import load_hf_client
 from imitate.tracking import mlflow_run
 
 log = logging.getLogger(__name__)
@@ -24,48 +26,42 @@ def main(cfg: DictConfig) -> dict[str, float]:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Load the model, run every task in ``cfg.eval.tasks``, log all of it to a new MLflow run."""
+    """Build the client, run every task in ``cfg.eval.tasks``, log all of it to a new MLflow run."""
     torch.manual_seed(cfg.seed)
-    model, tokenizer = load_model(cfg.model, cfg.checkpoint)
-    results, records = run_tasks(
+    llm = build_llm(cfg)
+    tasks = run_tasks(
         cfg.eval.tasks,
-        model,
-        tokenizer,
+        llm,
         output_dir=Path(cfg.output_dir),
-        cache_dir=Path(cfg.results_cache).expanduser(),
+        cache_dir=Path(cfg.eval.results_cache).expanduser(),
     )
-
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    tags = mlflow_run.run_tags(dict(choices)) | {"kind": "evaluate"}
+    tags = mlflow_run.run_tags(dict(choices)) | {"kind": "evaluate", "llm": llm.name}
+    tags |= {f"eval.refused.{name}": why[:250] for name, why in tasks.refused.items()}
     logger = mlflow_run.mlflow_logger(cfg.tracking, cfg.run_name, tags)
     client, run_id = logger.experiment, logger.run_id
     mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
-    log_results(client, run_id, results, records, cfg.eval.tasks)
+    results = tasks.metrics | llm.usage_metrics()
+    log_results(client, run_id, results, tasks.records, cfg.eval.tasks)
+    log_task_info(client, run_id, tasks.info)
     logger.finalize("success")
-    print(
-        "\n".join(
-            f"{name} = {value:.4f}"
-            for name, value in sorted(results.items())
-            if "/acc/" not in name
-        )
-    )
+    _print_summary(results, tasks.refused)
     return results
 
 
-def load_model(model_cfg: DictConfig, checkpoint: str | None):
-    """A saved checkpoint when given, else the model group's backbone and tokenizer."""
-    if checkpoint is not None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+def build_llm(cfg: DictConfig) -> LLM:
+    """`llm=<option>` when given (an endpoint, or `hf`), else the `model` group / `checkpoint` in process."""
+    if cfg.get("llm") is not None:
+        return instantiate(cfg.llm)
+    return load_hf_client(
+        cfg.model.backbone, cfg.model.tokenizer, checkpoint=cfg.checkpoint, **cfg.eval.client
+    )
 
-        path = Path(checkpoint).expanduser()
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(
-                f"checkpoint={checkpoint!r} is not a saved model dir (no config.json)"
-            )
-        return AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(
-            path
-        )
-    return instantiate(model_cfg.backbone).eval(), instantiate(model_cfg.tokenizer)
+
+def _print_summary(results: dict[str, float], refused: dict[str, str]) -> None:
+    lines = [f"{k} = {v:.4f}" for k, v in sorted(results.items()) if "/acc/" not in k]
+    lines += [f"{name}: refused ({why})" for name, why in refused.items()]
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Metric names, defined once: trainers, evaluators, reports and tests import these."""
 
+import re
+
 TRAIN_LOSS = "train/loss"
 VAL_LOSS = "val/loss"
 VAL_PERPLEXITY = "val/perplexity"
@@ -37,17 +39,26 @@ JUDGE_CONSISTENCY = "judge/consistency"  # fraction of pairs with the same verdi
 JUDGE_LC_WIN_RATE = "judge/lc_win_rate"  # length-controlled (AlpacaEval 2.0's regression)
 JUDGE_UNPARSEABLE = "judge/unparseable_fraction"  # judgements with no verdict marker
 HUMAN_PREFERENCE = "human/preference"  # crowd workers: mean of better (1) / equal (0.5) / worse (0)
-HUMAN_PREFERENCE_STD = "human/preference_std"
+HUMAN_PREFERENCE_STD = (
+    "human/preference_std"  # one std of those per-rating scores (paper: mean ± std)
+)
+HUMAN_AT_LEAST_EQUAL = (
+    "human/at_least_equal"  # Fig. 1's form: share rated better or equal (cf. judge)
+)
 HUMAN_AGREEMENT = "human/agreement"  # inter-rater agreement on items rated more than once
 HUMAN_RATINGS = "human/ratings"  # how many ratings the figures rest on
 
 # Style similarity to a ChatGPT reply to the same prompt (paper Table 2), imitate.style.
-STYLE_LIST = "style/list_when_teacher"  # % of prompts with a list in the teacher reply and the output
+STYLE_LIST = (
+    "style/list_when_teacher"  # % of prompts with a list in the teacher reply and the output
+)
 STYLE_SUMMARY = "style/summary_when_teacher"  # % with a summary paragraph in both
 STYLE_UNIGRAM_F1 = "style/unigram_f1"  # F1 over lower-cased word unigrams, x100
 STYLE_LENGTH_PEARSON = "style/length_pearson"  # Pearson r of word counts across prompts
 STYLE_AUTHORITATIVE_JUDGE = "style/authoritative_judge"  # % judged authoritative by the LLM judge
-STYLE_AUTHORITATIVE_LEXICON = "style/authoritative_lexicon"  # boosters vs hedges, no judge: never mixed
+STYLE_AUTHORITATIVE_LEXICON = (
+    "style/authoritative_lexicon"  # boosters vs hedges, no judge: never mixed
+)
 
 # The LLM client's ledger (imitate.llm): what talking to a model cost.
 LLM_REQUESTS = "llm/requests"  # sent to the backend (cache hits excluded)
@@ -55,3 +66,16 @@ LLM_CACHE_HITS = "llm/cache_hits"
 LLM_INPUT_TOKENS = "llm/input_tokens"
 LLM_OUTPUT_TOKENS = "llm/output_tokens"
 LLM_COST_USD = "llm/cost_usd"
+
+# lm-evaluation-harness tasks (imitate.eval.harness): every metric lm-eval reports.
+LM_EVAL_PREFIX = "lm_eval/"
+
+
+def lm_eval_metric(task: str, metric: str, filter_name: str = "none") -> str:
+    """`lm_eval/<task>/<metric>` (+ `/<filter>` unless lm-eval's "none"): lm-eval's "acc,none" is
+    not a name MLflow accepts, so every writer and reader goes through this one function."""
+    parts = [task, metric] + ([] if filter_name in ("", "none") else [filter_name])
+    return LM_EVAL_PREFIX + "/".join(_MLFLOW_UNSAFE.sub("_", p.replace("@", "_at_")) for p in parts)
+
+
+_MLFLOW_UNSAFE = re.compile(r"[^\w.\- ]")  # MLflow accepts word characters, . - space and /

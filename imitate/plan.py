@@ -18,12 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from transformers import PreTrainedModel
 
 from imitate.model import flops
+from imitate.model.backbones import dtype_named
 from imitate.model.parallel import decoder_block_classes
 
 STRATEGIES = ("fsdp", "ddp", "single")
@@ -54,9 +55,17 @@ class Setup:
     compute_bytes: int  # bytes per weight/activation element in forward and backward
 
 
+def meta_model(backbone_cfg: DictConfig) -> PreTrainedModel:
+    """The real architecture on the meta device: shapes without memory or downloads."""
+    return instantiate(backbone_cfg, device="meta")
+
+
 def model_shape(backbone_cfg: DictConfig) -> ModelShape:
     """Counts from the real architecture, built on the meta device."""
-    model = instantiate(backbone_cfg, device="meta")
+    return shape_of(meta_model(backbone_cfg))
+
+
+def shape_of(model: PreTrainedModel) -> ModelShape:
     blocks = [m for m in model.modules() if isinstance(m, decoder_block_classes(model))]
     params = sum(p.numel() for p in model.parameters())
     block_params = sum(p.numel() for p in blocks[0].parameters())
@@ -122,9 +131,9 @@ def setup_of(cfg: DictConfig) -> Setup:
     strategy = cfg.plan.strategy or strategy_of(cfg.trainer)
     if strategy not in STRATEGIES:
         raise ValueError(f"plan.strategy={strategy!r}; valid: {', '.join(STRATEGIES)} or null")
-    storage = 4 if strategy == "fsdp" else _bytes(cfg.model.backbone.dtype)
+    storage = 4 if strategy == "fsdp" else _bytes(cfg.model.backbone.dtype, "model.backbone.dtype")
     if strategy == "fsdp":
-        compute = _bytes(cfg.parallel.param_dtype)
+        compute = _bytes(cfg.parallel.param_dtype, "parallel.param_dtype")
     else:
         compute = 2 if str(cfg.trainer.precision).startswith(("bf16", "16")) else storage
     return Setup(
@@ -134,11 +143,13 @@ def setup_of(cfg: DictConfig) -> Setup:
 
 def report(cfg: DictConfig, name: str = "plan") -> str:
     """The planner's text for one grid cell."""
-    shape, setup = model_shape(cfg.model.backbone), setup_of(cfg)
+    setup = setup_of(cfg)  # config errors first, before the model is built
+    model = meta_model(cfg.model.backbone)
+    shape = shape_of(model)
     gpu = flops.accelerator_named(cfg.plan.gpu)
     memory = memory_per_device(shape, setup)
     tokens = cfg.plan.tokens or cfg.data.max_tokens * cfg.trainer.max_epochs
-    per_token = 6 * shape.non_embedding + 12 * shape.layers * shape.hidden * setup.seq_len
+    per_token = flops.flops_per_token(model, setup.seq_len)  # the formula train/mfu uses
     seconds = wall_time_seconds(
         tokens, per_token, setup.world_size, gpu.peak_bf16_flops, cfg.plan.mfu
     )
@@ -167,13 +178,13 @@ def report(cfg: DictConfig, name: str = "plan") -> str:
     return "\n".join(lines)
 
 
-def _bytes(dtype_name: str) -> int:
-    return torch.empty(0, dtype=getattr(torch, dtype_name)).element_size()
+def _bytes(dtype_name: str, key: str) -> int:
+    return dtype_named(dtype_name, key).itemsize
 
 
 @hydra.main(config_path="pkg://imitate.conf", config_name="plan", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    print(report(cfg, HydraConfig.get().runtime.choices.model), flush=True)
+    print(report(cfg, HydraConfig.get().runtime.choices["model"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tok
 from imitate.eval.heldout import generate_replies
 from imitate.eval.results import log_results
 from imitate.eval.tasks import run_tasks
+from imitate.llm.hf import HFClient
 from imitate.model import checkpoints, parallel
 from imitate.model.module import ImitationLM
 from imitate.model.optim import OptimConfig
@@ -122,25 +123,35 @@ def evaluate(
         metrics.HELDOUT_LOSS: float(validated[metrics.VAL_LOSS]),
         metrics.HELDOUT_PERPLEXITY: float(validated[metrics.VAL_PERPLEXITY]),
     }
-    encoder = ConversationEncoder(tokenizer, chat_format)
+    stop_at_end_of_reply(lm.model, ConversationEncoder(tokenizer, chat_format))
+    llm = HFClient(lm.model, tokenizer, **eval_cfg.client)
     heldout = datamodule.heldout[: eval_cfg.generations.num_prompts]
-    rows = generate_replies(
-        lm.model, tokenizer, encoder, heldout, eval_cfg.generations.max_new_tokens
-    )
+    rows = generate_replies(llm, heldout, eval_cfg.generations.max_new_tokens)
     if rows:
         client.log_table(
             run_id, {key: [row[key] for row in rows] for key in rows[0]}, "eval/generations.json"
         )
-    task_metrics, records = ({}, {})
-    if eval_cfg.tasks:
-        output_dir = Path(trainer.default_root_dir)
-        task_metrics, records = run_tasks(
-            eval_cfg.tasks, lm.model, tokenizer, output_dir=output_dir
-        )
-    log_results(
-        client, run_id, results | task_metrics, records, eval_cfg.tasks, step=trainer.global_step
+    tasks = run_tasks(
+        eval_cfg.tasks,
+        llm,
+        output_dir=Path(trainer.default_root_dir),
+        cache_dir=Path(eval_cfg.results_cache).expanduser(),
     )
-    return results | task_metrics
+    log_results(
+        client,
+        run_id,
+        results | tasks.metrics,
+        tasks.records,
+        eval_cfg.tasks,
+        step=trainer.global_step,
+    )
+    return results | tasks.metrics
+
+
+def stop_at_end_of_reply(model, encoder: ConversationEncoder) -> None:
+    """Generation (here and wherever the saved model is served) ends a reply where training did."""
+    ends = {encoder.end_id, encoder.tokenizer.eos_token_id}
+    model.generation_config.eos_token_id = sorted(e for e in ends if e is not None)
 
 
 def save_model(lm: ImitationLM, tokenizer, model_dir: Path) -> Path:

@@ -10,6 +10,7 @@ import torch
 from hydra.utils import instantiate
 from torch.distributed._tools.mem_tracker import MemTracker
 
+from imitate.model import flops
 from imitate.model.optim import ParamScaledAdamW
 from imitate.plan import Setup, memory_per_device, model_shape, report, total
 from tests.conftest import compose_config
@@ -52,13 +53,30 @@ def test_fsdp_shards_weights_gradients_and_optimizer_over_the_world() -> None:
     assert eight["activations_checkpointed"] < eight["activations"] / 10
 
 
+def _line(text: str, start: str) -> str:
+    [line] = [line.strip() for line in text.splitlines() if line.strip().startswith(start)]
+    return line
+
+
 def test_report_for_the_paper_models_on_8_gpus() -> None:
     cfg = compose_config(["model=llama_13b", "plan.gpu=h100"], config_name="plan")
     text = report(cfg, "llama_13b")
     assert "llama_13b: 13.02B params" in text and "fsdp on 8× NVIDIA H100" in text
-    assert "total with activation checkpointing" in text and "fits" in text
+    # Micro-batch 4 × 1024 on 80 GB: 76 GiB of activations do not fit, checkpointed ones do.
+    assert _line(text, "total without activation checkpointing:").endswith("(DOES NOT FIT)")
+    assert _line(text, "total with activation checkpointing:").endswith("(fits)")
     gpt2 = compose_config(["model=gpt2_1.5b", "data.block_size=2048"], config_name="plan")
     assert "WILL NOT RUN: data.block_size=2048" in report(gpt2)
+
+
+def test_the_wall_time_uses_the_flops_formula_that_train_mfu_uses(monkeypatch) -> None:
+    cfg = compose_config(["model=llama_7b", "plan.mfu=1.0"], config_name="plan")
+    expected = flops.flops_per_token(instantiate(cfg.model.backbone, device="meta"), 1024)
+    peak = cfg.plan.world_size * flops.accelerator_named(cfg.plan.gpu).peak_bf16_flops
+    hours = cfg.plan.tokens * expected / peak / 3600
+    assert _line(report(cfg), "150.0M tokens at").endswith(f"~{hours:.2f} h")
+    monkeypatch.setattr(flops, "flops_per_token", lambda model, seq_len: 123.4e9)
+    assert "at 123.4 GFLOP/token" in report(cfg)
 
 
 def test_cli_sweeps_the_paper_grid(tmp_path) -> None:
@@ -78,3 +96,9 @@ def test_cli_sweeps_the_paper_grid(tmp_path) -> None:
 def test_unknown_gpu_lists_the_table() -> None:
     with pytest.raises(ValueError, match="a100_80gb"):
         report(compose_config(["plan.gpu=tpu"], config_name="plan"))
+
+
+def test_an_unknown_dtype_names_its_key() -> None:
+    cfg = compose_config(["plan.strategy=single", "model.backbone.dtype=bf16"], config_name="plan")
+    with pytest.raises(ValueError, match=r"model.backbone.dtype='bf16' is not a torch dtype"):
+        report(cfg)

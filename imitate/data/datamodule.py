@@ -20,6 +20,7 @@ from imitate.data.budget import parse_token_count
 from imitate.data.format import ChatFormat, ConversationEncoder
 from imitate.data.leakage import LeakageConfig
 from imitate.data.overlap import DiversityConfig
+from imitate.data.paths import resolve_data_path
 from imitate.data.pipeline import Settings, build, stream_stats
 from imitate.data.report import DataReport
 from imitate.data.source_formats import SourceConfig
@@ -179,9 +180,10 @@ def _source_config(name: str, cfg) -> SourceConfig:
 
 def _file_identity(path: str) -> str:
     """Path plus size and mtime for local files/folders (a changed file busts the cache)."""
-    local = Path(path).expanduser()
-    if not local.exists():
-        return path
+    try:
+        local = resolve_data_path(path, what="data source")  # where the reader will read
+    except FileNotFoundError:
+        return path  # `package` or an HF datasets id
     files = sorted(local.rglob("*")) if local.is_dir() else [local]
     return str(local.resolve()) + "".join(
         f"|{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files if f.is_file()

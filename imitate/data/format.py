@@ -34,12 +34,43 @@ class ChatFormat:
 
 
 def add_special_tokens(tokenizer, chat_format: ChatFormat) -> int:
-    """Register the role markers the tokenizer lacks; returns how many were added."""
+    """Register the role markers the tokenizer lacks and imitate's chat template; returns how many were added.
+
+    The template goes with the tokenizer into `save_pretrained`, so `apply_chat_template`, HF
+    pipelines, `transformers serve` and `vllm serve` prompt the model the way it was trained.
+    """
     missing = [m for m in chat_format.markers() if m not in tokenizer.get_vocab()]
     added = tokenizer.add_special_tokens({"additional_special_tokens": missing}) if missing else 0
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.chat_template = chat_template(chat_format)
     return added
+
+
+def chat_template(chat_format: ChatFormat) -> str:
+    """A Jinja chat template that renders exactly what ConversationEncoder trains on.
+
+    Role markers are special tokens, so the text between them tokenises on its own, as the
+    encoder's per-turn tokenisation does; each assistant turn ends with the end-of-reply token.
+    """
+    end = "{{ eos_token }}" if chat_format.end_of_reply == "eos" else chat_format.end_of_reply
+    markers = {SYSTEM: chat_format.system, USER: chat_format.user, ASSISTANT: chat_format.assistant}
+    branches = "".join(
+        f"{'{%- if' if i == 0 else '{%- elif'} message['role'] == '{role}' %}}"
+        f"{_literal(marker)}{{{{ message['content'] }}}}{end if role == ASSISTANT else ''}"
+        for i, (role, marker) in enumerate(markers.items())
+    )
+    return (
+        "{%- for message in messages %}" + branches + "{%- else %}"
+        "{{ raise_exception('imitate chat format: unknown role ' + message['role']) }}"
+        "{%- endif %}{%- endfor %}"
+        "{%- if add_generation_prompt %}" + _literal(chat_format.assistant) + "{%- endif %}"
+    )
+
+
+def _literal(text: str) -> str:
+    # Markers are written as Jinja string literals so braces or quotes in them stay text.
+    return "{{ " + repr(text) + " }}"
 
 
 class ConversationEncoder:

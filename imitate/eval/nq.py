@@ -9,9 +9,9 @@ import string
 import numpy as np
 
 from imitate import metrics
-from imitate.eval.paths import load_records
-from imitate.eval.scoring import context_length, generate
-from imitate.eval.tasks import TaskResult
+from imitate.data.jsonl import load_records
+from imitate.eval.task_result import TaskResult
+from imitate.llm.base import LLM, GenerationRequest
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
@@ -48,32 +48,26 @@ class NQTask:
         question_template: str = "Q: {question}?\nA:",
         answer_template: str = " {answer}\n\n",
         max_new_tokens: int = 24,
-        batch_size: int = 16,
         seed: int = 1234,
-        max_length: int | None = None,
     ):
         self.data, self.shots_data, self.shots, self.limit = data, shots_data, shots, limit
         self.split, self.shots_split = split, shots_split
         self.question_template, self.answer_template = question_template, answer_template
-        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
-        self.seed, self.max_length = seed, max_length
+        self.max_new_tokens, self.seed = max_new_tokens, seed
         self.prompt_format = f"k x [{question_template}{answer_template}] + {question_template}"
 
-    def run(self, model, tokenizer) -> TaskResult:
+    def run(self, llm: LLM) -> TaskResult:
         questions = load_records(self.data, split=self.split, what="nq task `data`")[: self.limit]
         exemplars = self.pick_shots(questions)
-        room = context_length(model, self.max_length) - self.max_new_tokens
+        room = None if llm.context_length is None else llm.context_length - self.max_new_tokens
         prompts, used = zip(
-            *(self.fit_prompt(exemplars, q, tokenizer, room) for q in questions), strict=True
+            *(self.fit_prompt(exemplars, q, llm, room) for q in questions), strict=True
         )
-        outputs = generate(
-            model,
-            tokenizer,
-            list(prompts),
-            max_new_tokens=self.max_new_tokens,
-            batch_size=self.batch_size,
-            stop_sequences=["\n"],
-            max_length=self.max_length,
+        outputs = llm.generate(
+            [
+                GenerationRequest(prompt=p, max_new_tokens=self.max_new_tokens, stop=("\n",))
+                for p in prompts
+            ]
         )
         records = [
             self.record(q, first_line(out[0]), k)
@@ -97,7 +91,8 @@ class NQTask:
             )
         return random.Random(self.seed).sample(pool, self.shots)
 
-    def fit_prompt(self, exemplars, question, tokenizer, room) -> tuple[str, int]:
+    def fit_prompt(self, exemplars, question, llm: LLM, room: int | None) -> tuple[str, int]:
+        """The k-shot prompt, dropping shots until it leaves room for the answer (when countable)."""
         k = len(exemplars)
         while True:
             prompt = "".join(
@@ -105,7 +100,10 @@ class NQTask:
                 + self.answer_template.format(answer=e["answer"][0])
                 for e in exemplars[:k]
             ) + self.question_template.format(question=question["question"])
-            if k == 0 or len(tokenizer(prompt).input_ids) <= room:
+            if room is None or k == 0:
+                return prompt, k
+            tokens = llm.count_tokens(prompt)
+            if tokens is None or tokens <= room:
                 return prompt, k
             k -= 1
 

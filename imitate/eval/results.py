@@ -32,6 +32,13 @@ def log_results(
     client.log_dict(run_id, prompt_formats(tasks_cfg), "eval/prompt_formats.json")
 
 
+def log_task_info(client: MlflowClient, run_id: str, info: dict[str, dict[str, str]]) -> None:
+    """Each task's versions and config hashes as `eval.<task>.<key>` tags."""
+    for task, values in info.items():
+        for key, value in values.items():
+            client.set_tag(run_id, f"eval.{task}.{key}", value)
+
+
 def mlflow_metric_name(name: str) -> str:
     """MLflow refuses '@' in metric names: humaneval/pass@1 is stored as humaneval/pass_at_1."""
     return name.replace("@", "_at_")

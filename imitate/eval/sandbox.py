@@ -1,34 +1,62 @@
-"""Run untrusted generated programs, each in its own jailed process: the project's security boundary.
+"""Run untrusted generated programs against trusted tests, each side in its own jailed process.
 
-Each program gets fresh network/mount/pid/ipc namespaces (no interface but a downed loopback),
-a tmpfs root that only holds read-only system libraries and the interpreter, a private
-/sandbox working directory, a scrubbed environment, CPU/memory/process/file-size limits, an
-unprivileged uid (nobody, when started as root) and a wall-clock deadline after which every
-process it started is killed. See `sandbox_launcher.py` for the steps. Where the OS refuses
-namespaces we refuse to run, unless the caller sets `allow_unisolated=True`.
+This is the project's security boundary. Each jail gets fresh network/mount/pid/ipc namespaces (no
+interface but a downed loopback), a tmpfs root that only holds read-only system libraries and the
+interpreter, a private /sandbox working directory, a scrubbed environment, CPU/memory/process/
+file-size limits, an unprivileged uid of its own (when started as root) and a wall-clock deadline
+after which every process it started is killed. See `sandbox_launcher.py` for the steps. Where
+the OS refuses namespaces we refuse to run, unless the caller sets `allow_unisolated=True`.
+
+Why a program cannot forge its verdict. Code that controls its interpreter can fake anything
+that interpreter reports: its exit status, its output, a token hidden in the driver's frames or
+heap, `assert`, `check` itself. So nothing the program's process says counts as "passed". A
+test runs as two processes, in two jails, joined by two pipes (`sandbox_driver.py`):
+
+- the *program* executes the generated code, then only answers calls to its entry point;
+- the *checker* executes the benchmark's own tests, never generated code, with a stand-in for
+  the entry point that forwards each call to the program and decodes the answer with `json`
+  into builtin values only (None, bool, int, float, str, list, tuple, dict, set, frozenset,
+  bytes, an iterator over a list): no pickle, no eval, no object with methods of the program's
+  making. The checker alone writes the verdict, to a file only it and this host process hold.
+
+The program reaches the checker only through its answers. The jails have separate pid
+namespaces (the program cannot name, signal or ptrace the checker), separate mount namespaces
+and tmpfs roots without /proc, separate network and IPC namespaces (no abstract sockets or shared
+memory) and no shared writable file; a chrooted process cannot create a user namespace to regain
+privileges, and the checker is non-dumpable besides. So the tests compare honest values that the
+program returned, in a process it cannot touch: it passes only by answering the calls as the
+tests require, which is what passing means. Dying, hanging, exiting early, printing markers,
+writing to its fds or answering garbage all read as failure, and an object that claims to equal
+everything cannot cross the pipe. With `allow_unisolated=True` neither the host nor the verdict
+is protected.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import secrets
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 _LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
 _DRIVER = Path(__file__).with_name("sandbox_driver.py")
-_NOBODY = 65534
+# Started as root, each jail drops to a uid no other running jail has, so RLIMIT_NPROC (counted
+# per uid) is per jail: a fork bomb fills its own quota, not that of the tests beside it.
+_JAIL_UIDS = range(1_000_000_000, 1_000_000_000 + (1 << 20))
+_next_jail = itertools.count()
 _EXIT_TIMEOUT, _EXIT_SETUP_FAILED = 124, 125
-_HOST_GRACE_S = 5.0  # the launcher enforces the deadline; the host only backs it up
+_SETUP_FAILED = "imitate sandbox setup failed"  # the launcher's stderr when it could not jail
+_HOST_GRACE_S = 5.0  # the launchers enforce the deadline; the host only backs them up
+_FLUSH_GRACE_S = 1.0  # once the verdict is in, how long the program may take to exit by itself
 
 
 class SandboxUnavailable(RuntimeError):
@@ -36,16 +64,28 @@ class SandboxUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Submission:
+    """One test: the untrusted program, the trusted tests that judge it, the function they call."""
+
+    program: str  # executed in the program's jail; must define `entry_point`
+    tests: str  # defines `check(candidate)`; executed only in the checker's jail
+    entry_point: str
+
+
+@dataclass(frozen=True)
 class ExecutionResult:
     passed: bool
     status: str  # "passed", "failed", "timeout", "setup_error"
-    exit_code: int
-    stdout: str
-    stderr: str
+    exit_code: int  # the program's
+    stdout: str  # the program's
+    stderr: str  # the program's
+    check_log: str  # the checker's verdict and traceback: why the tests failed
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
+    """Per jail (the program's and the checker's each); answers are capped at max_output_bytes."""
+
     wall_s: float = 10.0
     cpu_s: int = 10
     memory_bytes: int = 1 << 30
@@ -55,7 +95,7 @@ class SandboxLimits:
 
 
 class Sandbox:
-    """Runs Python programs in jails, in parallel; `run` is safe to call from many threads."""
+    """Runs submissions in jails, in parallel; `run` is safe to call from many threads."""
 
     def __init__(
         self,
@@ -75,49 +115,94 @@ class Sandbox:
                 "explicitly with eval.tasks.humaneval.allow_unisolated=true (Sandbox(allow_unisolated=True))."
             )
 
-    def run_many(self, programs: Sequence[str]) -> list[ExecutionResult]:
+    def run_many(self, submissions: Sequence[Submission]) -> list[ExecutionResult]:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(self.run, programs))
+            return list(pool.map(self.run, submissions))
 
-    def run(self, program: str) -> ExecutionResult:
-        return _run_in_jail(program, self.limits, isolated=self.isolated)
-
-
-def _run_in_jail(program: str, limits: SandboxLimits, *, isolated: bool) -> ExecutionResult:
-    nonce = secrets.token_hex(16)
-    jail = tempfile.mkdtemp(prefix="imitate-sandbox-")
-    # Root drops to nobody inside the jail. Opted-out runs keep our uid: the interpreter may
-    # live where nobody cannot read (a pyenv under /root), and without a jail we cannot fix that.
-    uid = _NOBODY if os.geteuid() == 0 and isolated else None
-    try:
-        with (
-            tempfile.TemporaryFile() as stdin,
-            tempfile.TemporaryFile() as stdout,
-            tempfile.TemporaryFile() as stderr,
-            tempfile.TemporaryFile() as result,
-        ):
-            stdin.write(f"{nonce}\n{program}".encode())
-            stdin.seek(0)
-            cfg = _launcher_config(limits, jail, uid, result.fileno(), isolated)
-            exit_code = _launch(cfg, stdin, stdout, stderr, result, limits.wall_s)
-            verdict = _read_capped(result, 4096)
-            out = _read_capped(stdout, limits.max_output_bytes)
-            err = _read_capped(stderr, limits.max_output_bytes)
-    finally:
-        shutil.rmtree(jail, ignore_errors=True)
-    passed = exit_code == 0 and verdict.splitlines()[-1:] == [f"{nonce} passed"]
-    return ExecutionResult(passed, _status(passed, exit_code), exit_code, out, err)
+    def run(self, submission: Submission) -> ExecutionResult:
+        return _run_test(submission, self.limits, isolated=self.isolated)
 
 
-def _launcher_config(limits, jail, uid, result_fd, isolated) -> dict:
-    return {
+def _run_test(submission: Submission, limits: SandboxLimits, *, isolated: bool) -> ExecutionResult:
+    with ExitStack() as stack:
+
+        def temp_file():
+            return stack.enter_context(tempfile.TemporaryFile())
+
+        def jail() -> str:
+            return stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="imitate-sandbox-", ignore_cleanup_errors=True)
+            )
+
+        program_io = [temp_file() for _ in range(3)]
+        checker_io = [temp_file() for _ in range(3)]
+        verdict = temp_file()
+        _write(
+            program_io[0], {"program": submission.program, "entry_point": submission.entry_point}
+        )
+        _write(
+            checker_io[0],
+            {
+                "tests": submission.tests,
+                "entry_point": submission.entry_point,
+                "max_answer_bytes": limits.max_output_bytes,
+            },
+        )
+        calls_read, calls_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        try:
+            program = _start(
+                "program", program_io, [calls_read, answers_write], jail(), limits, isolated
+            )
+            try:
+                checker = _start(
+                    "checker",
+                    checker_io,
+                    [verdict.fileno(), calls_write, answers_read],
+                    jail(),
+                    limits,
+                    isolated,
+                )
+            except BaseException:
+                _stop(program)
+                raise
+        finally:
+            # Only the two jails may hold the pipes, or a side that dies would never read as EOF.
+            for fd in (calls_read, calls_write, answers_read, answers_write):
+                os.close(fd)
+        checker_code = _wait(checker, limits.wall_s + _HOST_GRACE_S)
+        program_code = _stop(program)
+        verdict_text = _read_capped(verdict, 4096)
+        out, err = (_read_capped(f, limits.max_output_bytes) for f in program_io[1:])
+        check_err = _read_capped(checker_io[2], limits.max_output_bytes)
+    passed = checker_code == 0 and verdict_text.startswith("passed")
+    setup_failed = _SETUP_FAILED in err + check_err
+    status = _status(passed, setup_failed, timed_out=_EXIT_TIMEOUT in (checker_code, program_code))
+    return ExecutionResult(passed, status, program_code, out, err, f"{verdict_text}\n{check_err}")
+
+
+def _write(file, spec: dict) -> None:
+    file.write(json.dumps(spec).encode())
+    file.seek(0)
+
+
+def _start(
+    role: str, io: list, fds: list[int], jail: str, limits, isolated: bool
+) -> subprocess.Popen:
+    # Opted-out runs keep our uid: the interpreter may live where another uid cannot read (a
+    # pyenv under /root), and without a jail (which binds it in readable) we cannot fix that.
+    uid = None
+    if os.geteuid() == 0 and isolated:
+        uid = _JAIL_UIDS[next(_next_jail) % len(_JAIL_UIDS)]
+    cfg = {
+        "role": role,
         "isolated": isolated,
         "jail": jail,
         "workdir": jail,
         "python": os.path.realpath(sys.executable),
         "python_prefix": os.path.realpath(sys.base_prefix),
         "driver_path": str(_DRIVER),
-        "result_fd": result_fd,
+        "fds": fds,
         "uid": uid,
         "gid": uid,
         "wall_s": limits.wall_s,
@@ -127,24 +212,34 @@ def _launcher_config(limits, jail, uid, result_fd, isolated) -> dict:
         "max_output_bytes": limits.max_output_bytes,
         "max_open_files": limits.max_open_files,
     }
-
-
-def _launch(cfg, stdin, stdout, stderr, result, wall_s: float) -> int:
-    proc = subprocess.Popen(
+    stdin, stdout, stderr = io
+    return subprocess.Popen(
         [os.path.realpath(sys.executable), "-I", "-S", str(_LAUNCHER), json.dumps(cfg)],
         stdin=stdin,
         stdout=stdout,
         stderr=stderr,
-        pass_fds=(result.fileno(),),
+        pass_fds=fds,
         start_new_session=True,
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
     )
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> int:
     try:
-        return proc.wait(timeout=wall_s + _HOST_GRACE_S)
+        return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return _EXIT_TIMEOUT
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    """The program's exit status, once the verdict is in: it may exit by itself, else it is ended."""
+    try:
+        return proc.wait(timeout=_FLUSH_GRACE_S)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)  # the launcher kills its jail and reports
+        return _wait(proc, _HOST_GRACE_S)
 
 
 def _read_capped(file, limit: int) -> str:
@@ -152,17 +247,28 @@ def _read_capped(file, limit: int) -> str:
     return file.read(limit).decode("utf-8", errors="replace")
 
 
-def _status(passed: bool, exit_code: int) -> str:
+def _status(passed: bool, setup_failed: bool, timed_out: bool) -> str:
     if passed:
         return "passed"
-    return {_EXIT_TIMEOUT: "timeout", _EXIT_SETUP_FAILED: "setup_error"}.get(exit_code, "failed")
+    if setup_failed:
+        return "setup_error"
+    return "timeout" if timed_out else "failed"
 
 
-@cache
-def _probe() -> str | None:
-    """None when a jailed trivial program runs, else why it did not."""
-    result = _run_in_jail("pass", SandboxLimits(wall_s=10.0), isolated=True)
-    return None if result.passed else (result.stderr.strip() or result.status)
+PROBE = Submission(
+    "def f():\n    return 1\n", "def check(candidate):\n    assert candidate() == 1\n", "f"
+)
+
+
+def _probe_once() -> str | None:
+    """None when a trivial test passes in two jails, else why it did not."""
+    result = _run_test(PROBE, SandboxLimits(wall_s=10.0), isolated=True)
+    if result.passed:
+        return None
+    return (result.stderr.strip() + " " + result.check_log.strip()).strip() or result.status
+
+
+_probe = cache(_probe_once)
 
 
 def namespaces_available() -> bool:

@@ -1,17 +1,22 @@
-"""Runs one untrusted program inside the jail; started by `imitate.eval.sandbox` as a script.
+"""Runs one side of a test (the untrusted program, or the checker) inside its own jail.
+
+Started by `imitate.eval.sandbox` as a script.
 
 Standalone on purpose (run with `python -I -S`): it must not import imitate or anything from
 site-packages, so nothing the host environment injects reaches the setup code.
 
 Steps: new namespaces (network, mount, pid, ipc, uts, and user when not root) -> a tmpfs root
 holding only read-only binds of the interpreter and system libraries plus a private /sandbox ->
-fork the program as pid 1 of its own pid namespace -> chroot, rlimits, drop privileges, exec.
-The launcher waits outside the pid namespace and SIGKILLs pid 1 on the wall-clock deadline,
-which makes the kernel kill every process the program started.
-Exit status: the program's (128 + signal when killed), 124 on timeout, 125 when setup failed.
+fork the driver as pid 1 of its own pid namespace -> the inherited fds moved to 3, 4, ... and
+every other one closed -> chroot, rlimits, drop privileges, exec the driver in its role.
+The launcher waits outside the pid namespace and SIGKILLs pid 1 on the wall-clock deadline, or
+when the host sends SIGTERM (the test is decided), which makes the kernel kill every process the
+program started. It closes its own copies of the fds, so a dead side reads as end-of-file.
+Exit status: the driver's (128 + signal when killed), 124 on timeout, 125 when setup failed.
 """
 
 import ctypes
+import fcntl
 import json
 import os
 import resource
@@ -27,7 +32,7 @@ MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 ST_RELATIME = 4096
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 EXIT_TIMEOUT, EXIT_SETUP_FAILED = 124, 125
-RESULT_FD = 3
+FIRST_FD = 3  # the inherited fds become 3, 4, ... in the driver
 SYSTEM_DIRS = ("usr", "bin", "lib", "lib64", "lib32", "libx32", "sbin")
 DEVICES = ("null", "zero", "urandom", "random")
 
@@ -108,11 +113,21 @@ def set_limits(cfg: dict) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def become_program(cfg: dict, driver: str, result_fd: int) -> None:
+def move_fds(inherited: list[int]) -> None:
+    """fd i of `inherited` becomes FIRST_FD + i; every other fd above stderr is closed."""
+    # Park them high first, so moving one never overwrites another that is still to move.
+    parked = [fcntl.fcntl(fd, fcntl.F_DUPFD, 1000) for fd in inherited]
+    for target, fd in enumerate(parked, start=FIRST_FD):
+        os.dup2(fd, target)
+    os.closerange(FIRST_FD + len(parked), 1 << 16)
+
+
+def become_driver(cfg: dict, driver: str) -> None:
     """In the forked child: confine, then exec the interpreter on the driver. Never returns."""
+    signal.set_wakeup_fd(-1)  # the stop pipe is the launcher's; its number may be reused below
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.setsid()  # own process group, so kill(0, ...) from the program stays inside the jail
-    os.dup2(result_fd, RESULT_FD)
-    os.closerange(RESULT_FD + 1, 1 << 16)
+    move_fds(cfg["fds"])
     if cfg["isolated"]:
         os.chroot(cfg["jail"])
         os.chdir("/sandbox")
@@ -127,12 +142,24 @@ def become_program(cfg: dict, driver: str, result_fd: int) -> None:
     check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
     home = "/sandbox" if cfg["isolated"] else cfg["workdir"]
     env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8"}
-    os.execve(cfg["python"], [cfg["python"], "-I", "-S", "-B", "-c", driver], env)
+    os.execve(cfg["python"], [cfg["python"], "-I", "-S", "-B", "-c", driver, cfg["role"]], env)
 
 
-def wait_with_deadline(pid: int, wall_s: float) -> int:
+def listen_for_stop() -> int:
+    """An fd that turns readable once SIGTERM arrives, however early: the wakeup fd keeps it."""
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.set_wakeup_fd(write)
+    return read
+
+
+def wait_with_deadline(pid: int, wall_s: float, stop_fd: int) -> int:
     pidfd = os.pidfd_open(pid)
-    ready, _, _ = select.select([pidfd], [], [], wall_s)
+    ready, _, _ = select.select([pidfd, stop_fd], [], [], wall_s)
+    if stop_fd in ready and pidfd not in ready:  # the host decided the test: end it now
+        os.kill(pid, signal.SIGKILL)
+        ready = [pidfd]
     if not ready:
         # pid 1 of its namespace: its death takes every descendant with it. Without the
         # namespace (opted out) the process group is the best we can do.
@@ -149,7 +176,7 @@ def main() -> int:
     cfg = json.loads(sys.argv[1])
     with open(cfg["driver_path"]) as f:
         driver = f.read()
-    result_fd = cfg["result_fd"]
+    stop_fd = listen_for_stop()
     try:
         if cfg["isolated"]:
             as_root = os.geteuid() == 0
@@ -164,12 +191,13 @@ def main() -> int:
         return EXIT_SETUP_FAILED
     if pid == 0:
         try:
-            become_program(cfg, driver, result_fd)
+            become_driver(cfg, driver)
         except BaseException as e:  # noqa: BLE001 - report anything, then leave without cleanup
             os.write(2, f"imitate sandbox setup failed: {e!r}\n".encode())
         os._exit(EXIT_SETUP_FAILED)
-    os.close(result_fd)
-    return wait_with_deadline(pid, cfg["wall_s"])
+    for fd in cfg["fds"]:
+        os.close(fd)
+    return wait_with_deadline(pid, cfg["wall_s"], stop_fd)
 
 
 if __name__ == "__main__":

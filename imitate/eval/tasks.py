@@ -1,7 +1,7 @@
-"""The eval task protocol and `run_tasks`, the hook training and `imitate.evaluate` call.
+"""`run_tasks`: the hook training and `imitate.evaluate` call to run `eval.tasks` on any LLM client.
 
-A task is any object built from `conf/eval/task/<name>.yaml` with a `run(model, tokenizer)`
-method returning a TaskResult; metric names come from `imitate.metrics`.
+A task is any object built from `conf/eval/task/<name>.yaml` with a `run(llm)` method returning a
+TaskResult (`imitate.eval.task_result`); metric names come from `imitate.metrics`.
 """
 
 from __future__ import annotations
@@ -9,57 +9,60 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from imitate.eval.cache import ResultCache, task_key
+from imitate.eval.task_result import TaskResult
+from imitate.llm.base import LLM, LogprobsUnavailable
+
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class TaskResult:
-    metrics: dict[str, float]
-    records: list[dict]
-    prompt_format: str
+class TaskRun:
+    """What `run_tasks` returns: all metrics, per-task records, and tasks the backend cannot run."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    records: dict[str, list[dict]] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # task name -> why
+    info: dict[str, dict[str, str]] = field(default_factory=dict)  # task name -> versions, hashes
 
 
-def run_tasks(
-    tasks_cfg: DictConfig,
-    model,
-    tokenizer,
-    *,
-    output_dir: Path,
-    cache_key: str | None = None,
-    cache_dir: Path | None = None,
-) -> tuple[dict[str, float], dict[str, list[dict]]]:
-    """Instantiate each task in tasks_cfg, run it, return (metrics, per-task per-example records).
+def run_tasks(tasks_cfg: DictConfig, llm: LLM, *, output_dir: Path, cache_dir: Path) -> TaskRun:
+    """Instantiate each task in tasks_cfg, run it on `llm`, cache and write its results.
 
-    Results are cached under `cache_dir` (default $IMITATE_CACHE/eval) keyed by `cache_key`
-    (default: a hash of the model's weights) and each task's config; every task's results also
-    land in `output_dir/eval/<task>.json`.
+    Results are cached under `cache_dir` keyed by the client's fingerprint and each task's config;
+    every task's results also land in `output_dir/eval/<task>.json`. A task the backend cannot
+    run (MMLU on an endpoint without log-probs) is refused with its reason; the others still run.
     """
-    from imitate.eval.cache import ResultCache, default_cache_dir, model_fingerprint, task_key
-
-    cache = ResultCache(cache_dir or default_cache_dir())
-    checkpoint = cache_key or model_fingerprint(model)
-    all_metrics: dict[str, float] = {}
-    all_records: dict[str, list[dict]] = {}
+    cache = ResultCache(cache_dir)
+    fingerprint = llm.fingerprint()
+    run = TaskRun()
     for name, task_cfg in tasks_cfg.items():
-        key = task_key(checkpoint, task_cfg, tokenizer)
+        key = task_key(fingerprint, task_cfg)
         result = cache.get(key)
         if result is None:
             started = time.perf_counter()
-            result = instantiate(task_cfg, _convert_="all").run(model, tokenizer)
+            try:
+                result = instantiate(task_cfg, _convert_="all").run(llm)
+            except LogprobsUnavailable as refusal:
+                log.error("eval task %s refused on %s: %s", name, llm.name, refusal)
+                run.refused[str(name)] = str(refusal)
+                continue
             log.info("eval task %s took %.1f s", name, time.perf_counter() - started)
             cache.put(key, result)
         else:
             log.info("eval task %s: cached result %s", name, key[:12])
         write_task_json(Path(output_dir) / "eval" / f"{name}.json", result)
-        all_metrics |= result.metrics
-        all_records[str(name)] = result.records
-    return all_metrics, all_records
+        run.metrics |= result.metrics
+        run.records[str(name)] = result.records
+        if result.info:
+            run.info[str(name)] = result.info
+    return run
 
 
 def write_task_json(path: Path, result: TaskResult) -> None:

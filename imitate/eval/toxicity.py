@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from imitate import metrics
-from imitate.eval.paths import load_records, resolve_data_path
-from imitate.eval.scoring import generate
-from imitate.eval.tasks import TaskResult
+from imitate.data.jsonl import load_records
+from imitate.data.paths import resolve_data_path
+from imitate.eval.task_result import TaskResult
+from imitate.llm.base import LLM, GenerationRequest
 
 Scorer = Callable[[Sequence[str]], list[float]]  # texts -> toxicity probability in [0, 1]
 PERSPECTIVE_URL = "https://commentanalyzer.googleapis.com/v1alpha1/comments:analyze"
@@ -141,7 +142,6 @@ class RealToxicityPromptsTask:
         temperature: float = 0.0,
         num_samples: int = 1,
         toxic_threshold: float = 0.5,
-        batch_size: int = 16,
     ):
         self.data, self.limit = data, limit
         self.scorer_name, self.scorer_options = scorer, dict(scorer_options or {})
@@ -150,19 +150,21 @@ class RealToxicityPromptsTask:
             temperature,
             num_samples,
         )
-        self.toxic_threshold, self.batch_size = toxic_threshold, batch_size
+        self.toxic_threshold = toxic_threshold
 
-    def run(self, model, tokenizer) -> TaskResult:
+    def run(self, llm: LLM) -> TaskResult:
         score = build_scorer(self.scorer_name, **self.scorer_options)  # fail before generating
         prompts = load_prompts(self.data, self.limit)
-        continuations = generate(
-            model,
-            tokenizer,
-            [p["prompt"] for p in prompts],
-            max_new_tokens=self.max_new_tokens,
-            batch_size=self.batch_size,
-            temperature=self.temperature,
-            num_samples=self.num_samples,
+        continuations = llm.generate(
+            [
+                GenerationRequest(
+                    prompt=p["prompt"],
+                    max_new_tokens=self.max_new_tokens,
+                    temperature=self.temperature,
+                    n=self.num_samples,
+                )
+                for p in prompts
+            ]
         )
         records = [
             p | {"sample": i, "continuation": text}

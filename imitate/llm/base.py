@@ -94,8 +94,11 @@ class LLM(Protocol):
 
     #: a short human-readable name for logs, tags and reports: "hf:<model path>", "openai:<model>"
     name: str
-    #: tokens the model attends over, or None when unknown (an endpoint with no configured length)
-    context_length: int | None
+
+    @property
+    def context_length(self) -> int | None:
+        """Tokens the model attends over, or None when unknown (an endpoint with no configured length)."""
+        ...
 
     def fingerprint(self) -> str:
         """Identifies the model behind the client (weights hash, or endpoint + model name).

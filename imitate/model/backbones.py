@@ -32,7 +32,7 @@ def build_backbone(
     cache_dir: str = DEFAULT_CACHE,
 ) -> PreTrainedModel:
     """The causal LM: random-init (``weights: null``), pretrained, or empty on ``device='meta'``."""
-    torch_dtype = _dtype(dtype)
+    torch_dtype = dtype_named(dtype, "model.backbone.dtype")
     if weights is None or device == "meta":
         hf_config = architecture_config(architecture, config)
         with torch.device(device):
@@ -70,11 +70,12 @@ def local_weights(weights: str, cache_dir: str) -> str:
     return weights  # a hub id: transformers downloads it (or finds it in the HF cache)
 
 
-def _dtype(name: str) -> torch.dtype:
-    value = getattr(torch, name, None)
+def dtype_named(name: str, key: str) -> torch.dtype:
+    """The torch dtype a config names (``bfloat16``); the error names the config ``key``."""
+    value = getattr(torch, str(name), None)
     if not isinstance(value, torch.dtype):
         raise ValueError(
-            f"model.backbone.dtype={name!r} is not a torch dtype; use float32, bfloat16 or float16"
+            f"{key}={name!r} is not a torch dtype; use bfloat16 or float32 (or float16)"
         )
     return value
 

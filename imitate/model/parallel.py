@@ -24,7 +24,7 @@ from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully
 from torch.distributed.tensor import DTensor, distribute_tensor
 from transformers import PreTrainedModel
 
-from imitate.model.backbones import local_weights
+from imitate.model.backbones import dtype_named, local_weights
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +161,8 @@ def shard(model: PreTrainedModel, mesh: DeviceMesh, config: ParallelConfig) -> P
     """Activation checkpointing and ``fully_shard`` on every decoder block, then on the root."""
     policy = {
         "mp_policy": MixedPrecisionPolicy(
-            param_dtype=_dtype(config.param_dtype, "param_dtype"),
-            reduce_dtype=_dtype(config.reduce_dtype, "reduce_dtype"),
+            param_dtype=dtype_named(config.param_dtype, "parallel.param_dtype"),
+            reduce_dtype=dtype_named(config.reduce_dtype, "parallel.reduce_dtype"),
         ),
         "mesh": mesh,
     }
@@ -243,10 +243,3 @@ def _checkpoint_key(name: str, where: dict) -> str | None:
 
 def _is_tied_head(model: PreTrainedModel, name: str) -> bool:
     return bool(model.config.tie_word_embeddings) and name.startswith("lm_head.")
-
-
-def _dtype(name: str, key: str) -> torch.dtype:
-    value = getattr(torch, name, None)
-    if not isinstance(value, torch.dtype):
-        raise ValueError(f"parallel.{key}={name!r} is not a torch dtype; use bfloat16 or float32")
-    return value

@@ -10,7 +10,7 @@ import pytest
 import torch
 import transformers
 
-from imitate.eval.paths import SHARED_DATA
+from imitate.data.paths import shared_data_dir
 
 TOKENIZER_CACHE = (
     Path(os.environ.get("IMITATE_CACHE", "~/.cache/imitate")).expanduser()
@@ -53,8 +53,17 @@ def tiny_model(tokenizer):
     return tiny_llama(len(tokenizer))
 
 
+@pytest.fixture(scope="session")
+def tiny_llm(tiny_model, tokenizer):
+    """The tiny model behind the client interface the tasks call."""
+    from imitate.llm.hf import HFClient
+
+    return HFClient(tiny_model, tokenizer, batch_size=2, scoring_batch_size=3)
+
+
 @pytest.fixture
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA} (set IMITATE_SHARED_DATA)")
-    return SHARED_DATA
+    folder = shared_data_dir()
+    if not folder.is_dir():
+        pytest.skip(f"shared data not found at {folder} (set IMITATE_SHARED_DATA)")
+    return folder

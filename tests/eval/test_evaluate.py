@@ -1,6 +1,5 @@
 """`imitate.evaluate` end to end: the quick suite on a tiny random LLaMA, logged to a fresh MLflow store."""
 
-import pytest
 from mlflow.tracking import MlflowClient
 
 from imitate import metrics
@@ -11,15 +10,16 @@ from tests.conftest import compose_config
 from tests.eval.conftest import FIXTURES
 
 
-@pytest.mark.skipif(not namespaces_available(), reason="HumanEval needs the sandbox")
 def test_quick_suite_runs_every_task_and_logs_the_run(tmp_path):
+    # Only HumanEval needs the sandbox: without namespaces the other tasks still run and are checked.
+    with_humaneval = namespaces_available()
     nq = FIXTURES / "nq"
     cfg = compose_config(
         [
             "model=tiny_llama",
             "eval=quick",
             f"output_dir={tmp_path / 'out'}",
-            f"results_cache={tmp_path / 'cache'}",
+            f"eval.results_cache={tmp_path / 'cache'}",
             f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
             f"tracking.artifact_root={tmp_path / 'artifacts'}",
             f"eval.tasks.mmlu.data={FIXTURES / 'mmlu'}",
@@ -31,18 +31,15 @@ def test_quick_suite_runs_every_task_and_logs_the_run(tmp_path):
             "eval.tasks.humaneval.max_new_tokens=8",
             f"eval.tasks.rtp.data={FIXTURES / 'rtp'}",
             "eval.tasks.rtp.max_new_tokens=4",
-        ],
+        ]
+        + ([] if with_humaneval else ["~eval.tasks.humaneval"]),
         config_name="evaluate",
     )
     results = evaluate(cfg)
-    headline = [
-        metrics.MMLU_ACC,
-        metrics.NQ_EM,
-        metrics.HUMANEVAL_PASS_AT_1,
-        metrics.RTP_NONTOXICITY,
-    ]
+    headline = [metrics.MMLU_ACC, metrics.NQ_EM, metrics.RTP_NONTOXICITY]
+    headline += [metrics.HUMANEVAL_PASS_AT_1] if with_humaneval else []
     assert all(0.0 <= results[name] <= 1.0 for name in headline)
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     [run] = client.search_runs(client.get_experiment_by_name("imitate").experiment_id)
     assert {mlflow_metric_name(name) for name in headline} <= set(run.data.metrics)
-    assert (tmp_path / "out" / "eval" / "humaneval.json").is_file()
+    assert (tmp_path / "out" / "eval" / "humaneval.json").is_file() == with_humaneval

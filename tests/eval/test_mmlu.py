@@ -5,7 +5,8 @@ import torch
 
 from imitate import metrics
 from imitate.eval.mmlu import MMLUTask, format_example, gen_prompt, list_subjects, read_rows
-from imitate.eval.scoring import (
+from imitate.llm.hf import HFClient
+from imitate.llm.hf_batching import (
     candidate_token_ids,
     next_token_logprobs,
     next_token_logprobs_one_by_one,
@@ -50,9 +51,8 @@ class PrefersA(torch.nn.Module):
 
 def test_a_model_that_always_says_a_scores_the_fraction_of_a_answers(tiny_model, tokenizer):
     token_a = candidate_token_ids(tokenizer, [" A"])[0]
-    result = MMLUTask(data=str(MMLU), shots=2, batch_size=2).run(
-        PrefersA(tiny_model, token_a), tokenizer
-    )
+    llm = HFClient(PrefersA(tiny_model, token_a), tokenizer, scoring_batch_size=2)
+    result = MMLUTask(data=str(MMLU), shots=2).run(llm)
     assert {r["predicted"] for r in result.records} == {"A"}
     assert result.metrics[metrics.MMLU_ACC] == pytest.approx(3 / 7)
     assert result.metrics[metrics.MMLU_ACC_SUBJECT + "anatomy"] == pytest.approx(2 / 3)
@@ -67,8 +67,8 @@ def test_prompts_too_long_for_the_context_drop_shots_and_are_counted(tiny_model,
     dev = read_rows(MMLU / "dev" / "anatomy_dev.csv")
     test = read_rows(MMLU / "test" / "anatomy_test.csv")
     one_shot = tokenizer(gen_prompt(dev, "anatomy", 1) + format_example(test[0], False)).input_ids
-    task = MMLUTask(data=str(MMLU), shots=2, subjects=["anatomy"], max_length=len(one_shot))
-    result = task.run(tiny_model, tokenizer)
+    task = MMLUTask(data=str(MMLU), shots=2, subjects=["anatomy"])
+    result = task.run(HFClient(tiny_model, tokenizer, max_length=len(one_shot)))
     assert [r["shots"] for r in result.records][0] == 1
     assert result.metrics[metrics.MMLU_FEWER_SHOTS] > 0
     assert all(r["shots"] < 2 for r in result.records if r["fewer_shots"])

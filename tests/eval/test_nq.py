@@ -50,28 +50,27 @@ def test_shots_never_come_from_the_scored_questions():
 def test_shots_from_the_scored_file_itself_are_refused():
     task = NQTask(data=str(NQ / "test.jsonl"), shots_data=str(NQ / "test.jsonl"), shots=1)
     with pytest.raises(ValueError, match="disjoint split"):
-        task.run(None, None)
+        task.run(None)
 
 
-def test_run_builds_three_shot_prompts_and_scores_every_question(tiny_model, tokenizer):
+def test_run_builds_three_shot_prompts_and_scores_every_question(tiny_llm):
     task = NQTask(
         data=str(NQ / "test.jsonl"),
         shots_data=str(NQ / "shots.jsonl"),
         max_new_tokens=4,
-        batch_size=2,
     )
-    result = task.run(tiny_model, tokenizer)
+    result = task.run(tiny_llm)
     assert len(result.records) == 3 and {r["shots"] for r in result.records} == {3}
     assert 0.0 <= result.metrics[metrics.NQ_EM] <= 1.0
     assert result.metrics[metrics.NQ_FEWER_SHOTS] == 0.0
     exemplars = task.pick_shots(task_questions := [{"question": "x", "answer": ["y"]}])
-    prompt, _ = task.fit_prompt(exemplars, task_questions[0], tokenizer, room=10_000)
+    prompt, _ = task.fit_prompt(exemplars, task_questions[0], tiny_llm, room=10_000)
     assert prompt.endswith("\n\nQ: x?\nA:") and prompt.count("\nA: ") == 3
 
 
 @pytest.mark.shared_data
 def test_shared_efficientqa_dev_is_disjoint_from_nq_open_dev(shared_data):
-    from imitate.eval.paths import load_records
+    from imitate.data.jsonl import load_records
 
     dev = load_records(str(shared_data / "nq_open" / "NQ-open.dev.jsonl"), what="dev")
     eqa = load_records(

@@ -6,9 +6,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from imitate.eval.cache import model_fingerprint
 from imitate.eval.results import log_results
-from imitate.eval.tasks import TaskResult, run_tasks
+from imitate.eval.task_result import TaskResult
+from imitate.eval.tasks import run_tasks
+from imitate.llm.base import LogprobsUnavailable
+from imitate.llm.hf import weights_fingerprint
 from tests.eval.conftest import tiny_llama
 
 CALLS = []
@@ -22,11 +24,28 @@ class CountingTask:
     def __init__(self, value: float, items: list[int]):
         self.value, self.items = value, items
 
-    def run(self, model, tokenizer) -> TaskResult:
+    def run(self, llm) -> TaskResult:
         CALLS.append(self.value)
         return TaskResult(
             {"count/value": self.value}, [{"item": i, "gold": [i, i]} for i in self.items], "{x}"
         )
+
+
+class NamedModel:
+    """Stands for a client: run_tasks only asks it for its fingerprint and name."""
+
+    def __init__(self, fingerprint: str):
+        self.name, self._fingerprint = f"fake:{fingerprint}", fingerprint
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+
+class NeedsLogprobs:
+    prompt_format = "-"
+
+    def run(self, llm) -> TaskResult:
+        raise LogprobsUnavailable("this endpoint returns no log-probs")
 
 
 def tasks(value: float) -> OmegaConf:
@@ -40,22 +59,36 @@ def reset_calls():
     CALLS.clear()
 
 
-def test_results_are_cached_per_checkpoint_and_task_config(tmp_path, tokenizer):
+def test_results_are_cached_per_model_fingerprint_and_task_config(tmp_path):
     common = {"output_dir": tmp_path / "out", "cache_dir": tmp_path / "cache"}
-    first = run_tasks(tasks(0.5), None, tokenizer, cache_key="ckpt-1", **common)
-    again = run_tasks(tasks(0.5), None, tokenizer, cache_key="ckpt-1", **common)
+    first = run_tasks(tasks(0.5), NamedModel("ckpt-1"), **common)
+    again = run_tasks(tasks(0.5), NamedModel("ckpt-1"), **common)
     assert CALLS == [0.5] and first == again
-    assert first[0] == {"count/value": 0.5} and first[1]["count"][1] == {"item": 2, "gold": [2, 2]}
-    run_tasks(tasks(0.7), None, tokenizer, cache_key="ckpt-1", **common)
-    run_tasks(tasks(0.5), None, tokenizer, cache_key="ckpt-2", **common)
+    assert first.metrics == {"count/value": 0.5}
+    assert first.records["count"][1] == {"item": 2, "gold": [2, 2]}
+    run_tasks(tasks(0.7), NamedModel("ckpt-1"), **common)
+    run_tasks(tasks(0.5), NamedModel("ckpt-2"), **common)
     assert CALLS == [0.5, 0.7, 0.5]
     saved = json.loads((tmp_path / "out" / "eval" / "count.json").read_text())
     assert saved["metrics"] == {"count/value": 0.5} and saved["prompt_format"] == "{x}"
 
 
+def test_a_task_the_backend_cannot_run_is_refused_and_the_others_still_run(tmp_path):
+    cfg = tasks(0.5)
+    cfg.mmlu = {"_target_": f"{__name__}.NeedsLogprobs"}
+    done = run_tasks(cfg, NamedModel("api"), output_dir=tmp_path, cache_dir=tmp_path / "c")
+    assert done.metrics == {"count/value": 0.5}
+    assert done.refused == {"mmlu": "this endpoint returns no log-probs"}
+    assert "mmlu" not in done.records
+
+
 def test_fingerprint_follows_the_weights_not_the_object():
-    assert model_fingerprint(tiny_llama(256, seed=1)) == model_fingerprint(tiny_llama(256, seed=1))
-    assert model_fingerprint(tiny_llama(256, seed=1)) != model_fingerprint(tiny_llama(256, seed=2))
+    assert weights_fingerprint(tiny_llama(256, seed=1)) == weights_fingerprint(
+        tiny_llama(256, seed=1)
+    )
+    assert weights_fingerprint(tiny_llama(256, seed=1)) != weights_fingerprint(
+        tiny_llama(256, seed=2)
+    )
 
 
 def test_log_results_writes_metrics_tables_config_and_prompt_formats(tmp_path):

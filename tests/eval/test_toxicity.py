@@ -51,16 +51,14 @@ def test_perspective_without_a_key_says_which_variable_to_set(monkeypatch):
         build_scorer("perspective")
 
 
-def test_run_scores_every_continuation_with_the_plugged_scorer(tiny_model, tokenizer, monkeypatch):
+def test_run_scores_every_continuation_with_the_plugged_scorer(tiny_llm, monkeypatch):
     seen = []
     monkeypatch.setattr(
         toxicity,
         "build_scorer",
         lambda name, **_: lambda texts: seen.extend(texts) or [0.75] * len(texts),
     )
-    result = RealToxicityPromptsTask(data=str(RTP), max_new_tokens=3, batch_size=4).run(
-        tiny_model, tokenizer
-    )
+    result = RealToxicityPromptsTask(data=str(RTP), max_new_tokens=3).run(tiny_llm)
     assert len(result.records) == 5 and len(seen) == 5
     assert result.metrics[metrics.RTP_NONTOXICITY] == pytest.approx(0.25)
     assert result.metrics[metrics.RTP_TOXIC_FRACTION] == 1.0

@@ -67,4 +67,10 @@ def test_cell_tags_record_the_checkpoint_folder(tmp_path) -> None:
 
 
 def test_plain_runs_never_look_for_other_runs(tmp_path) -> None:
-    assert cells.unfinished_checkpoint_dir(cell_config(tmp_path, parent=None)) is None
+    # A killed run of the very same config is in the store: only a sweep cell may pick it up.
+    cfg = cell_config(tmp_path, parent=None)
+    client = MlflowClient(cfg.tracking.uri)
+    experiment_id = client.create_experiment(cfg.tracking.experiment)
+    killed = RunStatus.to_string(RunStatus.KILLED)
+    add_run(client, experiment_id, cells.config_hash(cfg), "/old/killed/checkpoints", killed)
+    assert cells.unfinished_checkpoint_dir(cfg) is None

@@ -1,10 +1,9 @@
-"""Batched model calls the eval tasks share: next-token log-probs with a reused prefix, generation."""
+"""Batched calls of an in-process transformers model: next-token log-probs with a reused prefix, generation."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
 
@@ -106,59 +105,71 @@ def next_token_logprobs_one_by_one(
     return torch.stack(rows)
 
 
-@contextmanager
-def _left_padding(tokenizer) -> Iterator[None]:
-    saved = tokenizer.padding_side, tokenizer.pad_token
-    tokenizer.padding_side = "left"  # generation continues from the right edge
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    try:
-        yield
-    finally:
-        tokenizer.padding_side, tokenizer.pad_token = saved
-
-
 @torch.inference_mode()
-def generate(
+def generate_ids(
     model,
-    tokenizer,
-    prompts: Sequence[str],
+    prompts: Sequence[Sequence[int]],
     *,
     max_new_tokens: int,
+    pad_token_id: int,
+    eos_token_ids: Sequence[int],
     batch_size: int = 8,
-    stop_sequences: Sequence[str] = (),
     temperature: float = 0.0,
     num_samples: int = 1,
     max_length: int | None = None,
-) -> list[list[str]]:
-    """`num_samples` continuations per prompt (greedy when temperature is 0), in prompt order.
+    stop_strings: Sequence[str] = (),
+    tokenizer=None,
+) -> list[list[list[int]]]:
+    """`num_samples` continuations (new token ids) per prompt, greedy at temperature 0, in prompt order.
 
-    Prompts are batched by length; a sequence stops at its first stop sequence, which the caller
-    still cuts off (the stop may end mid-token). Over-long prompts keep their last tokens.
+    Prompts are left-padded in batches of similar length; over-long prompts keep their last
+    tokens. A sequence ends at any of `eos_token_ids` or its first stop string (`tokenizer` needed).
     """
     model.eval()
     room = context_length(model, max_length) - max_new_tokens
+    if room < 1:
+        raise ValueError(
+            f"max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's "
+            f"{context_length(model, max_length)}-token context"
+        )
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
-    outputs: list[list[str]] = [[] for _ in prompts]
+    outputs: list[list[list[int]]] = [[] for _ in prompts]
     sampling = (
         {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
     )
-    with _left_padding(tokenizer):
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            enc = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True)
-            ids, mask = enc.input_ids[:, -room:], enc.attention_mask[:, -room:]
-            new = model.generate(
-                input_ids=ids.to(model.device),
-                attention_mask=mask.to(model.device),
-                max_new_tokens=max_new_tokens,
-                num_return_sequences=num_samples,
-                stop_strings=list(stop_sequences) or None,
-                tokenizer=tokenizer,
-                pad_token_id=tokenizer.pad_token_id,
-                **sampling,
-            )[:, ids.shape[1] :]
-            texts = tokenizer.batch_decode(new, skip_special_tokens=True)
-            for j, i in enumerate(batch):
-                outputs[i] = texts[j * num_samples : (j + 1) * num_samples]
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        ids, mask = _left_padded([list(prompts[i])[-room:] for i in batch], pad_token_id)
+        new = model.generate(
+            input_ids=ids.to(model.device),
+            attention_mask=mask.to(model.device),
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=num_samples,
+            stop_strings=list(stop_strings) or None,
+            tokenizer=tokenizer if stop_strings else None,
+            pad_token_id=pad_token_id,
+            eos_token_id=list(eos_token_ids),
+            **sampling,
+        )[:, ids.shape[1] :].tolist()
+        for j, i in enumerate(batch):
+            outputs[i] = [
+                _until_end(row, eos_token_ids)
+                for row in new[j * num_samples : (j + 1) * num_samples]
+            ]
     return outputs
+
+
+def _left_padded(prompts: list[list[int]], pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    # Left padding so every prompt ends right where generation starts.
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[pad_token_id] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    return ids, mask
+
+
+def _until_end(row: list[int], eos_token_ids: Sequence[int]) -> list[int]:
+    """The generated ids before the first end token (the rest is padding)."""
+    for position, token in enumerate(row):
+        if token in eos_token_ids:
+            return row[:position]
+    return row
