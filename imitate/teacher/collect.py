@@ -18,8 +18,9 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+from imitate.data.paths import resolve_data_path
 from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest
-from imitate.teacher.prompt_file import FieldMap, PromptRow, read_prompt_rows
+from imitate.teacher.prompt_file import PROMPTS_KEY, FieldMap, PromptRow, read_prompt_rows
 from imitate.teacher.store import ResumableOutput
 from imitate.teacher.tally import add_usage
 
@@ -50,7 +51,8 @@ class CollectJob:
         self.file_format, self.system_prompt = file_format, system_prompt
         self.batch_size = batch_size
         self.temperature, self.max_new_tokens = temperature, max_new_tokens
-        self.rows = read_prompt_rows(prompts, self.fields, file_format)
+        self.prompts_file = resolve_data_path(prompts, what=PROMPTS_KEY)
+        self.rows = read_prompt_rows(self.prompts_file, self.fields, file_format)
 
     def request(self, row: PromptRow) -> GenerationRequest:
         system = row.system or self.system_prompt
@@ -106,7 +108,7 @@ class CollectJob:
         return {
             "job": JOB,
             "teacher": llm.fingerprint(),
-            "prompts_sha256": _sha256(Path(self.prompts).expanduser()),
+            "prompts_sha256": _sha256(self.prompts_file),
             "fields": vars(self.fields),
             "system_prompt": self.system_prompt,
             "temperature": self.temperature,

@@ -14,16 +14,16 @@ last committed chunk and resumes with the next. The job ends once `n_examples` a
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from imitate.data.jsonl import read_jsonl
 from imitate.data.leakage import load_eval_prompts
+from imitate.data.paths import resolve_data_path
 from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest, stable_hash
 from imitate.teacher.question_filter import QuestionFilter
 from imitate.teacher.replies import parse_pairs
@@ -97,7 +97,8 @@ class NQSyntheticJob:
         self.near_duplicate_bleu, self.max_answer_words = near_duplicate_bleu, max_answer_words
         self.temperature, self.max_new_tokens = temperature, max_new_tokens
         self.seeds = self._seed_pairs()
-        self.eval_questions = [p.text for p in load_eval_prompts(self.exclude_questions)]
+        files = [resolve_data_path(f, what="generate.exclude_questions") for f in exclude_questions]
+        self.eval_questions = [p.text for p in load_eval_prompts(files)]
 
     def request(self, index: int) -> GenerationRequest:
         """Request `index`: always the same shown pairs, so always the same cache key."""
@@ -236,20 +237,9 @@ class NQSyntheticJob:
 
 def _qa_records(path: str) -> list[dict]:
     """{"question", "answer"} rows of a JSONL file; NQ answer lists give their first answer."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise FileNotFoundError(
-            f"generate.seed_file={path!r} does not exist; point it at a JSONL of "
-            '{"question": ..., "answer": ...} rows, e.g. NQ-open.dev.jsonl'
-        )
+    file = resolve_data_path(path, what="generate.seed_file")
     records = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"generate.seed_file {file}:{number}: not JSON ({err.msg})") from err
+    for number, record in read_jsonl(file):  # a line that is not JSON raises, naming path:line
         answer = record.get("answer") if isinstance(record, dict) else None
         answer = answer[0] if isinstance(answer, list) and answer else answer
         if not isinstance(answer, str) or not isinstance(record.get("question"), str):

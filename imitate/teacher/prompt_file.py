@@ -6,12 +6,15 @@ Rows are numbered in file order from 0, bad rows included, so row r is the same 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from imitate.data.jsonl import read_jsonl
+from imitate.data.paths import resolve_data_path
+
 FORMATS = ("auto", "jsonl", "csv")
+PROMPTS_KEY = "generate.prompts (a .jsonl or .csv file of prompts)"
 
 # Bad-row reasons: counted in the collect manifest, never fatal.
 UNREADABLE_JSON_LINE = "unreadable_json_line"
@@ -49,11 +52,7 @@ def read_prompt_rows(
     path: str | Path, fields: FieldMap, file_format: str = "auto"
 ) -> list[PromptRow]:
     """Every row of the file; an id seen before makes a later row a `duplicate_id` bad row."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise FileNotFoundError(
-            f"generate.prompts={str(path)!r} does not exist; expected a .jsonl or .csv file of prompts"
-        )
+    file = resolve_data_path(path, what=PROMPTS_KEY)
     file_format = _resolve_format(file, file_format)
     raw = _csv_rows(file, fields) if file_format == "csv" else _jsonl_rows(file)
     rows, seen_ids = [], set()
@@ -81,14 +80,13 @@ def _resolve_format(file: Path, file_format: str) -> str:
 
 
 def _jsonl_rows(file: Path):
-    with file.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{file.name}:{number}", json.loads(line)
-            except json.JSONDecodeError:
-                yield f"{file.name}:{number}", _UNREADABLE
+    """(where, record) per non-blank line; a line that is not JSON comes in its place as _UNREADABLE."""
+    unreadable: list[str] = []
+    for number, record in read_jsonl(file, on_bad_line=lambda where, _: unreadable.append(where)):
+        yield from ((where, _UNREADABLE) for where in unreadable)  # bad lines before this one
+        unreadable.clear()
+        yield f"{file.name}:{number}", record
+    yield from ((where, _UNREADABLE) for where in unreadable)
 
 
 def _csv_rows(file: Path, fields: FieldMap):

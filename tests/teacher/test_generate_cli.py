@@ -66,3 +66,26 @@ def test_the_cli_asks_for_a_teacher() -> None:
         cwd=REPO,
     )
     assert done.returncode != 0 and "llm" in done.stderr
+
+
+def test_an_in_process_hf_teacher_runs_the_job(tmp_path: Path) -> None:
+    cfg = compose_config(
+        [
+            "llm=hf",
+            "model=tiny_llama",
+            "~tracking",
+            f"generate.output={tmp_path}/nq.jsonl",
+            f"generate.seed_file={FIXTURES}/nq_seed.jsonl",
+            f"generate.exclude_questions=[{FIXTURES}/nq_eval.jsonl]",
+            "generate.n_examples=2",
+            "generate.max_requests=2",
+            "generate.batch_size=2",
+            "generate.max_new_tokens=8",
+        ],
+        config_name="generate",
+    )
+    manifest = generate(cfg)
+    counts = manifest["counts"]
+    assert counts["requests"] == 2 and manifest["teacher"]["name"].startswith("hf:")
+    assert counts["candidates"] == counts["accepted"] + sum(counts["rejected"].values())
+    assert len((tmp_path / "nq.jsonl").read_text().splitlines()) == counts["accepted"]
