@@ -65,8 +65,11 @@ class CollectJob:
 
     def run(self, llm: LLM) -> dict:
         """Ask the teacher every good row not yet committed; returns the final manifest."""
-        store = ResumableOutput(self.output, self.settings(llm))
-        earlier = store.open() or {}
+        with ResumableOutput(self.output, self.settings(llm)) as store:
+            return self._run(llm, store)
+
+    def _run(self, llm: LLM, store: ResumableOutput) -> dict:
+        earlier = store.earlier or {}
         counts = Counter(earlier.get("counts", {}).get("by_reason", {}))
         done, usage_before = earlier.get("rows_done", 0), earlier.get("usage", {})
         runs, stopped = earlier.get("runs", 0) + 1, "done"

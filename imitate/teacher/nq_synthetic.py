@@ -114,8 +114,11 @@ class NQSyntheticJob:
 
     def run(self, llm: LLM) -> dict:
         """Generate (or continue) until `n_examples` are kept; returns the final manifest."""
-        store = ResumableOutput(self.output, self.settings(llm))
-        earlier = store.open() or {}
+        with ResumableOutput(self.output, self.settings(llm)) as store:
+            return self._run(llm, store)
+
+    def _run(self, llm: LLM, store: ResumableOutput) -> dict:
+        earlier = store.earlier or {}
         tally, usage_before = Tally.from_manifest(earlier), earlier.get("usage", {})
         runs = earlier.get("runs", 0) + 1
         question_filter = QuestionFilter(

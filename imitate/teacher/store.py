@@ -4,10 +4,13 @@ The manifest is the commit point. It is replaced atomically (temp file, fsync, r
 chunk's records are appended and fsynced, and says how many output lines are final (`written`)
 and how far the job got. When the job reopens, lines past `written` (a chunk cut short by a kill,
 a torn last line) are cut off, so the file holds exactly the committed records, each once.
+While a job has its output open it holds an exclusive `flock` on `<name>.lock` (released by the
+kernel even on SIGKILL), so a second run on the same output is refused instead of interleaved.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -23,7 +26,11 @@ def manifest_path(output: Path) -> Path:
 
 
 class ResumableOutput:
-    """The output file and manifest of one job, bound to the settings that make its records."""
+    """The output file and manifest of one job, bound to the settings that make its records.
+
+    Use as `with ResumableOutput(...) as store:`; `store.earlier` is the manifest of an earlier
+    run (None if fresh).
+    """
 
     def __init__(self, output: str | Path, settings: Mapping):
         self.path = Path(output).expanduser()
@@ -32,10 +39,34 @@ class ResumableOutput:
         self.manifest_path = manifest_path(self.path)
         self.settings = json.loads(json.dumps(dict(settings), default=str))
         self.written = 0
+        self.earlier: dict | None = None
+        self._lock: int | None = None
 
-    def open(self) -> dict | None:
-        """The manifest of an earlier run (None if fresh); cuts the output back to what it committed."""
+    def __enter__(self) -> ResumableOutput:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = os.open(self.path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.__exit__()
+            raise RuntimeError(
+                f"another run is writing {self.path} (it holds {self.path.stem}.lock); wait for "
+                "it to end, or choose another output path"
+            ) from None
+        try:
+            self.earlier = self._open()
+        except BaseException:
+            self.__exit__()  # a refused resume must not keep the output locked
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = None
+
+    def _open(self) -> dict | None:
+        """The manifest of an earlier run (None if fresh); cuts the output back to what it committed."""
         if not self.manifest_path.is_file():
             if self.path.exists() and self.path.stat().st_size > 0:
                 raise FileExistsError(
