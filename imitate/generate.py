@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import cast
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -49,7 +50,7 @@ def log_to_mlflow(cfg: DictConfig, manifest: dict) -> str:
         hydra_dir = Path(HydraConfig.get().runtime.output_dir) / ".hydra"
     tags = mlflow_run.run_tags(choices) | {"kind": "generate", "job": manifest["job"]}
     run_id = client.create_run(experiment_id, run_name=cfg.run_name, tags=tags).info.run_id
-    mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
+    mlflow_run.log_params(client, run_id, cast(dict, OmegaConf.to_container(cfg, resolve=True)))
     mlflow_run.log_config_artifacts(client, run_id, cfg, hydra_dir)
     for name, value in sorted(manifest["usage"].items()):
         client.log_metric(run_id, name, float(value))

@@ -20,6 +20,7 @@ import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from imitate.data.jsonl import read_jsonl
 from imitate.data.leakage import load_eval_prompts
@@ -97,7 +98,9 @@ class NQSyntheticJob:
         self.near_duplicate_bleu, self.max_answer_words = near_duplicate_bleu, max_answer_words
         self.temperature, self.max_new_tokens = temperature, max_new_tokens
         self.seeds = self._seed_pairs()
-        files = [resolve_data_path(f, what="generate.exclude_questions") for f in exclude_questions]
+        files: list[str | Path] = [
+            resolve_data_path(f, what="generate.exclude_questions") for f in exclude_questions
+        ]
         self.eval_questions = [p.text for p in load_eval_prompts(files)]
 
     def request(self, index: int) -> GenerationRequest:
@@ -166,7 +169,7 @@ class NQSyntheticJob:
             candidates += parsed.candidates
             requests += [index] * len(parsed.candidates)
         reasons = question_filter.judge(candidates, self.n_examples - tally.accepted)
-        records, accepted_of = [], Counter()
+        records, accepted_of = [], Counter[int]()
         for candidate, index, reason in zip(candidates, requests, reasons, strict=True):
             tally.add(reason)
             if reason is None:
