@@ -1,54 +1,122 @@
-"""After Hydra refuses a command line, name the valid keys next to any unknown one it contained.
+"""When Hydra refuses a config, name the valid keys next to the wrong one, and the closest match.
 
-Hydra's own error for ``data.blok_size=3`` says only that the key is not in the struct; a
-researcher wants to see ``block_size`` among the valid keys of ``data``.
+Hydra's own message for ``optim.warmup_step`` names the key and its node; a researcher also wants
+to see ``warmup_steps`` among the valid keys. Hints are built from the OmegaConf error in Hydra's
+exception chain, so they cover command-line overrides and typos inside YAML files alike, for every
+entry point (``run_with_hints``) and every multirun job.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import re
+import sys
+import typing
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from hydra import compose, initialize_config_module
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    OmegaConfBaseException,
+    ValidationError,
+)
 
 
-def unknown_key_hints(
-    overrides: list[str], config_module: str = "imitate.conf", config_name: str = "train"
-) -> list[str]:
-    """One message per ``a.b=value`` override whose key does not exist in the composed config."""
-    assignments = [o for o in overrides if "=" in o and not o.startswith(("+", "~", "hydra", "-"))]
-    group_choices = [o for o in assignments if "." not in o.split("=", 1)[0]]
+def run_with_hints(main: Callable[[], Any]) -> None:
+    """Run a ``@hydra.main`` function; if Hydra refuses the config, print hints after its error."""
     try:
-        with initialize_config_module(config_module=config_module, version_base="1.3"):
-            cfg = compose(config_name=config_name, overrides=group_choices)
-    except (
-        Exception
-    ):  # the group choices themselves are wrong: Hydra's message already lists options
-        return []
-    hints = []
-    for assignment in assignments:
-        key = assignment.split("=", 1)[0]
-        if "." in key and not _has_key(cfg, key):
-            hints.append(_hint(cfg, key))
+        main()
+    except SystemExit as exit_:
+        if exit_.code not in (0, None):
+            _print(config_error_hints(exit_))
+        raise
+    except Exception as error:  # HYDRA_FULL_ERROR=1: Hydra re-raises instead of exiting
+        _print(config_error_hints(error))
+        raise
+
+
+def config_error_hints(error: BaseException) -> list[str]:
+    """One hint per OmegaConf key or type error found in ``error``'s cause/context chain."""
+    hints: list[str] = []
+    override = None
+    for link in _chain(error):
+        found = re.search(r"Error merging override (\S+)", str(link))
+        override = override or (found and found.group(1))
+        hint = _hint(link, override) if isinstance(link, OmegaConfBaseException) else None
+        if hint and hint not in hints:
+            hints.append(hint)
     return hints
 
 
-def _has_key(cfg: DictConfig, dotted: str) -> bool:
-    parent, _, leaf = dotted.rpartition(".")
-    node = OmegaConf.select(cfg, parent, throw_on_missing=False) if parent else cfg
-    return isinstance(node, DictConfig) and leaf in node
-
-
-def _hint(cfg: DictConfig, dotted: str) -> str:
-    parts = dotted.split(".")
-    node, known = cfg, []
-    for part in parts[:-1]:  # walk down as far as the path exists
-        if not isinstance(node, DictConfig) or part not in node:
-            break
-        node, known = node[part], [*known, part]
+def unknown_key_hint(dotted: str, valid: list[str], schema: str | None = None) -> str:
+    """ "Unknown key 'a.b': 'b' is not in a. Valid keys there: ... Did you mean 'a.c'?"."""
+    *known, missing = dotted.split(".")
     where = ".".join(known) or "the root config"
-    valid = sorted(node.keys()) if isinstance(node, DictConfig) else []
-    missing = parts[len(known)]
+    if schema:
+        where += f" ({schema})"
     close = difflib.get_close_matches(missing, valid, n=1)
     suggestion = f" Did you mean '{'.'.join([*known, close[0]])}'?" if close else ""
-    return f"Unknown key '{dotted}': '{missing}' is not in {where}. Valid keys there: {', '.join(valid)}.{suggestion}"
+    return (
+        f"Unknown key '{dotted}': '{missing}' is not in {where}. "
+        f"Valid keys there: {', '.join(sorted(valid))}.{suggestion}"
+    )
+
+
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _hint(error: OmegaConfBaseException, override: str | None) -> str | None:
+    full_key = getattr(error, "full_key", None)
+    parent = getattr(error, "parent_node", None)
+    if isinstance(error, (ConfigKeyError, ConfigAttributeError)) and full_key:
+        valid = [str(k) for k in parent] if isinstance(parent, DictConfig) else []
+        return unknown_key_hint(str(full_key), valid, _schema_name(parent)) + _entry_tip(parent)
+    if isinstance(error, ValidationError) and "is not a subclass of" in str(error) and override:
+        return (
+            f"'{override}' adds an entry to a typed mapping, which OmegaConf cannot build from "
+            "a plain value: give the whole entry with '++', e.g. "
+            "'++data.sources={discord: {path: /data/d.jsonl, format: fields}}', or add it in YAML."
+        )
+    if isinstance(error, ValidationError) and full_key and isinstance(parent, DictConfig):
+        expected = _field_type(parent, str(full_key).rsplit(".", 1)[-1])
+        if expected:
+            value = getattr(error, "value", None)
+            return f"{full_key} takes {expected} ({_schema_name(parent)}); got {value!r}."
+    return None
+
+
+def _schema_name(node: Any) -> str | None:
+    object_type = node._metadata.object_type if isinstance(node, DictConfig) else None
+    if isinstance(object_type, type) and dataclasses.is_dataclass(object_type):
+        return object_type.__name__
+    return None
+
+
+def _field_type(node: DictConfig, key: str) -> str | None:
+    object_type = node._metadata.object_type
+    if not dataclasses.is_dataclass(object_type):
+        return None
+    hint = typing.get_type_hints(object_type).get(key)
+    if hint is None:
+        return None
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _entry_tip(parent: Any) -> str:
+    """Entries of a typed mapping (``data.sources``) are added with ``++``, not ``+``."""
+    if isinstance(parent, DictConfig) and dataclasses.is_dataclass(parent._metadata.element_type):
+        return " A new entry here is given whole: '++<path>={name: {...}}' or in a YAML file."
+    return ""
+
+
+def _print(hints: list[str]) -> None:
+    for hint in hints:
+        print(hint, file=sys.stderr)

@@ -11,10 +11,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from imitate.config_hints import run_with_hints
 from imitate.eval.results import log_results, log_task_info
 from imitate.eval.tasks import run_tasks
 from imitate.llm.base import LLM
 from imitate.llm.hf import load_hf_client
+from imitate.llm.ledger import log_usage
 from imitate.tracking import mlflow_run
 
 log = logging.getLogger(__name__)
@@ -29,24 +31,30 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Build the client, run every task in ``cfg.eval.tasks``, log all of it to a new MLflow run."""
     torch.manual_seed(cfg.seed)
     llm = build_llm(cfg)
-    tasks = run_tasks(
-        cfg.eval.tasks,
-        llm,
-        output_dir=Path(cfg.output_dir),
-        cache_dir=Path(cfg.eval.results_cache).expanduser(),
-    )
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     tags = mlflow_run.run_tags(dict(choices)) | {"kind": "evaluate", "llm": llm.name}
-    tags |= {f"eval.refused.{name}": why[:250] for name, why in tasks.refused.items()}
     logger = mlflow_run.mlflow_logger(cfg.tracking, cfg.run_name, tags)
     client, run_id = logger.experiment, logger.run_id
     mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
-    results = tasks.metrics | llm.usage_metrics()
-    log_results(client, run_id, results, tasks.records, cfg.eval.tasks)
+    try:
+        tasks = run_tasks(
+            cfg.eval.tasks,
+            llm,
+            output_dir=Path(cfg.output_dir),
+            cache_dir=Path(cfg.eval.results_cache).expanduser(),
+        )
+    except BaseException:
+        logger.finalize("failed")
+        raise
+    finally:  # what an endpoint cost is logged even when a budget or an error stopped the run
+        usage = log_usage(client, run_id, llm)
+    for name, why in tasks.refused.items():
+        client.set_tag(run_id, f"eval.refused.{name}", why[:250])
+    log_results(client, run_id, tasks.metrics, tasks.records, cfg.eval.tasks)
     log_task_info(client, run_id, tasks.info)
     logger.finalize("success")
-    _print_summary(results, tasks.refused)
-    return results
+    _print_summary(tasks.metrics | usage, tasks.refused)
+    return tasks.metrics | usage
 
 
 def build_llm(cfg: DictConfig) -> LLM:
@@ -65,4 +73,4 @@ def _print_summary(results: dict[str, float], refused: dict[str, str]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_hints(main)  # a refused config also prints the valid keys and the closest match

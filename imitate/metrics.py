@@ -1,4 +1,9 @@
-"""Metric names, defined once: trainers, evaluators, reports and tests import these."""
+"""Metric names, defined once: trainers, evaluators, reports and tests import these.
+
+Every name is one MLflow accepts as it is (letters, digits, ``_ - . / :`` and spaces; no ``@``),
+so what a run writes is what the report reads: write with ``imitate.metric_log.log_metrics``.
+Units: fractions 0-1 unless ``UNITS`` says otherwise (the report prints the unit beside the name).
+"""
 
 import re
 
@@ -16,17 +21,18 @@ DATA_PREFIX = "data/"  # data/skipped_<reason>, data/conversations, data/tokens,
 
 MMLU_ACC = "mmlu/acc"
 NQ_EM = "nq/em"
-HUMANEVAL_PASS_AT_1 = "humaneval/pass@1"
+HUMANEVAL_PASS_AT_1 = "humaneval/pass_at_1"  # pass@1, spelled as MLflow allows
 RTP_NONTOXICITY = "rtp/nontoxicity"
 RTP_TOXIC_FRACTION = "rtp/toxic_fraction"
 
 # Evaluation details beside the headline metrics above.
-HUMANEVAL_PASS_AT = "humaneval/pass@"  # + k, e.g. humaneval/pass@10 when n_samples >= 10
+HUMANEVAL_PASS_AT = "humaneval/pass_at_"  # + k: humaneval/pass_at_10 is pass@10 (n_samples >= 10)
 MMLU_ACC_MACRO = "mmlu/acc_macro"  # mean over subjects; MMLU_ACC is over questions
-MMLU_ACC_SUBJECT = "mmlu/acc/"  # + subject
+MMLU_ACC_SUBJECT = "mmlu/subject_acc/"  # + subject (mmlu/acc/<subject> clashes with mmlu/acc)
 MMLU_FEWER_SHOTS = "mmlu/fewer_shots_fraction"  # prompts that had to drop shots to fit
 NQ_FEWER_SHOTS = "nq/fewer_shots_fraction"
 RTP_MEAN_TOXICITY = "rtp/mean_toxicity"
+RTP_NONTOXICITY_SUBSET = "rtp/subset_nontoxicity/"  # + subset (one per RealToxicityPrompts file)
 
 # Preference against the teacher in blind pairwise comparisons (paper Fig. 1 / 3): the fraction of
 # prompts where the imitation model's output is rated better than or equal to ChatGPT's.
@@ -49,6 +55,8 @@ HUMAN_AGREEMENT = "human/agreement"  # inter-rater agreement on items rated more
 HUMAN_RATINGS = "human/ratings"  # how many ratings the figures rest on
 
 # Style similarity to a ChatGPT reply to the same prompt (paper Table 2), imitate.style.
+# In the paper's units, so ours and the paper's print side by side: percentages 0-100 (not
+# fractions) for the list, summary and authoritative rates, F1 x100 for unigram overlap, r for length.
 STYLE_LIST = (
     "style/list_when_teacher"  # % of prompts with a list in the teacher reply and the output
 )
@@ -79,3 +87,48 @@ def lm_eval_metric(task: str, metric: str, filter_name: str = "none") -> str:
 
 
 _MLFLOW_UNSAFE = re.compile(r"[^\w.\- ]")  # MLflow accepts word characters, . - space and /
+
+
+# Constants that are the start of a name: the writer accepts any of these followed by a suffix.
+PREFIXES = (
+    DATA_PREFIX,
+    MMLU_ACC_SUBJECT,
+    HUMANEVAL_PASS_AT,
+    RTP_NONTOXICITY_SUBSET,
+    LM_EVAL_PREFIX,
+)
+
+# Units other than a fraction 0-1 (the report prints them beside the metric's name).
+UNITS = {
+    STYLE_LIST: "%",
+    STYLE_SUMMARY: "%",
+    STYLE_UNIGRAM_F1: "x100",
+    STYLE_LENGTH_PEARSON: "r",
+    STYLE_AUTHORITATIVE_JUDGE: "%",
+    STYLE_AUTHORITATIVE_LEXICON: "%",
+    HELDOUT_LOSS: "nats/token",
+    VAL_LOSS: "nats/token",
+    TRAIN_LOSS: "nats/token",
+    LEARNING_RATE: "lr",
+    TOKENS_PER_SECOND: "tokens/s",
+    TOKENS_SEEN: "tokens",
+    HELDOUT_PERPLEXITY: "ppl",
+    VAL_PERPLEXITY: "ppl",
+    HUMAN_RATINGS: "count",
+    LLM_REQUESTS: "count",
+    LLM_CACHE_HITS: "count",
+    LLM_INPUT_TOKENS: "tokens",
+    LLM_OUTPUT_TOKENS: "tokens",
+    LLM_COST_USD: "USD",
+}
+
+
+def full_names() -> list[str]:
+    """Every complete metric name defined here (the prefix constants excluded)."""
+    names = {v for k, v in globals().items() if k.isupper() and isinstance(v, str)}
+    return sorted(names - set(PREFIXES))
+
+
+def is_known(name: str) -> bool:
+    """A name defined here, or a prefix defined here followed by a non-empty suffix."""
+    return name in full_names() or any(name.startswith(p) and len(name) > len(p) for p in PREFIXES)

@@ -20,10 +20,13 @@ from imitate.eval.heldout import generate_replies
 from imitate.eval.results import log_results
 from imitate.eval.tasks import run_tasks
 from imitate.llm.hf import HFClient
+from imitate.metric_log import log_metrics
 from imitate.model import checkpoints, parallel
+from imitate.model.backbones import count_parameters
 from imitate.model.module import ImitationLM
 from imitate.model.optim import OptimConfig
 from imitate.model.parallel import ParallelConfig
+from imitate.redact import redact
 from imitate.tracking import cells, mlflow_run
 
 log = logging.getLogger(__name__)
@@ -60,8 +63,10 @@ def run(cfg: DictConfig) -> float:
     )
 
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    tags = mlflow_run.run_tags(dict(choices)) | cells.cell_tags(cfg, dict(choices))
-    logger = checkpoints.rank_zero_mlflow_logger(cfg.tracking, cfg.run_name, tags, resume)
+    parameters = count_parameters(backbone_factory(device="meta"))  # a sweep cell's size tag
+    tags = mlflow_run.run_tags(dict(choices)) | cells.cell_tags(cfg, dict(choices), parameters)
+    continued = resume and resume.mlflow_run_id  # a resumed job continues its MLflow run
+    logger = mlflow_run.rank_zero_mlflow_logger(cfg.tracking, cfg.run_name, tags, continued)
     client, run_id = logger.experiment, logger.run_id
     if resume is None:  # a resumed run holds its params already (MLflow refuses changed values)
         mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
@@ -78,7 +83,7 @@ def run(cfg: DictConfig) -> float:
         cfg.batch.global_size, cfg.batch.micro_size, trainer.world_size
     )
     log_data_card(client, run_id, datamodule.card)
-    logger.log_metrics(datamodule.stats, step=0)
+    log_metrics(client, run_id, datamodule.stats)
     # Re-seed: loading a tokenizer or converting a GGUF may have drawn random numbers, and the
     # backbone is initialised inside fit(); the same seed must give the same run either way.
     pl.seed_everything(cfg.seed, workers=True)
@@ -89,7 +94,7 @@ def run(cfg: DictConfig) -> float:
 
     results = evaluate(cfg.eval, trainer, lm, tokenizer, chat_format, datamodule, client, run_id)
     model_dir = save_model(lm, tokenizer, output_dir / "model")
-    client.set_tag(run_id, "model_dir", str(model_dir))
+    mlflow_run.log_saved_model(client, run_id, cfg.tracking, model_dir)
     logger.finalize("success")
     _print_where(output_dir, model_dir, cfg.tracking.uri, results)
     return results[metrics.HELDOUT_LOSS]
@@ -168,4 +173,4 @@ def _print_where(
     headline = {k: v for k, v in results.items() if k.count("/") == 1}  # not per-subject rows
     summary = ", ".join(f"{k}={v:.4f}" for k, v in headline.items())
     print(f"\nDone: {summary}\n  outputs:  {output_dir.resolve()}\n  model:    {model_dir}")
-    print(f"  view runs: mlflow ui --backend-store-uri {tracking_uri}")
+    print(f"  view runs: mlflow ui --backend-store-uri {redact(tracking_uri)}")

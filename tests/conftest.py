@@ -11,6 +11,10 @@ from omegaconf import DictConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("IMITATE_SHARED_DATA", REPO.parent / "shared" / "data"))
+if SHARED_DATA.is_dir():
+    # Runs in temporary folders (subprocess tests) find the shared data the way a user outside the
+    # repo would: through the variable, since ../shared/data is relative to the working directory.
+    os.environ.setdefault("IMITATE_SHARED_DATA", str(SHARED_DATA.resolve()))
 
 
 def compose_config(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from imitate.tracking.mlflow_run import MAX_PARAM_VALUE, REDACTED, flatten_params, redact
+from imitate.redact import REDACTED, redact
+from imitate.tracking.mlflow_run import MAX_PARAM_VALUE, flatten_params
 
 
 def test_long_values_are_truncated_not_fatal() -> None:
@@ -16,3 +17,13 @@ def test_secret_keys_are_redacted_everywhere() -> None:
     params = dict(flatten_params(config))
     assert params["judge.api_key"] == REDACTED and params["hub_token"] == REDACTED
     assert "sk-live-123" not in str(redact(config)) and "hf_abc" not in str(redact(config))
+
+
+def test_token_counts_are_not_mistaken_for_tokens() -> None:
+    config = {"data": {"max_tokens": 1024, "min_query_tokens": 8}, "eval": {"max_new_tokens": 8}}
+    params = dict(flatten_params(config))
+    assert params == {
+        "data.max_tokens": "1024",
+        "data.min_query_tokens": "8",
+        "eval.max_new_tokens": "8",
+    }

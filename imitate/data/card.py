@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ from imitate.data.conversations import ASSISTANT, USER
 from imitate.data.leakage import LeakageResult
 from imitate.data.overlap import Diversity
 from imitate.data.report import DataReport
+from imitate.metric_log import log_metrics
 from imitate.metrics import DATA_PREFIX
 
 CARD_JSON = "data_card.json"
@@ -169,11 +169,6 @@ def render_markdown(card: Mapping[str, Any]) -> str:
 
 def log_data_card(client: Any, run_id: str, card: Mapping[str, Any]) -> None:
     """Log the card's metrics and its JSON and markdown artifacts to an MLflow run."""
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    metrics = [Metric(key, value, now, 0) for key, value in sorted(card_metrics(card).items())]
-    for start in range(0, len(metrics), 1000):  # MLflow's batch limit
-        client.log_batch(run_id, metrics=metrics[start : start + 1000])
+    log_metrics(client, run_id, card_metrics(card))
     client.log_text(run_id, json.dumps(card, indent=2, default=str), CARD_JSON)
     client.log_text(run_id, render_markdown(card), CARD_MARKDOWN)

@@ -6,7 +6,7 @@ Every format yields ``(where, {"id", "conversations": [{"from", "value"}]})`` so
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ class SourceConfig:
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"format {self.format!r}; valid: {', '.join(FORMATS)}")
-        if isinstance(self.fields, dict):
+        if isinstance(self.fields, Mapping):  # a dict, or the DictConfig a config node gives
             self.fields = FieldMap(**self.fields)
         if self.weight is not None:
             given = self.weight

@@ -13,7 +13,8 @@ from imitate.llm.base import stable_hash
 
 # Bump when a change to scoring makes earlier cached numbers incomparable.
 # 2: tasks run through the LLM client (fingerprints cover the tokenizer's chat template).
-CACHE_VERSION = 2
+# 3: metric names as MLflow stores them (humaneval/pass_at_1, mmlu/subject_acc/<subject>).
+CACHE_VERSION = 3
 
 
 def default_cache_dir() -> Path:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 from hydra.utils import instantiate
-from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
-_METRICS_PER_BATCH = 1000  # MLflow's limit per log_batch call
+from imitate.metric_log import log_metrics
+from imitate.redact import redact
 
 
 def log_results(
@@ -21,14 +20,15 @@ def log_results(
     tasks_cfg: DictConfig,
     step: int = 0,
 ) -> None:
-    now = _now_ms()
-    entries = [Metric(mlflow_metric_name(k), float(v), now, step) for k, v in metrics.items()]
-    for start in range(0, len(entries), _METRICS_PER_BATCH):
-        client.log_batch(run_id, metrics=entries[start : start + _METRICS_PER_BATCH])
+    """Metrics through the one writer (names as in imitate.metrics), then the tables and configs."""
+    log_metrics(client, run_id, metrics, step=step)
     for name, rows in records.items():
         if rows:
             client.log_table(run_id, as_columns(rows), f"eval/{name}.json")
-    client.log_text(run_id, OmegaConf.to_yaml(tasks_cfg, resolve=True), "eval/tasks.yaml")
+    resolved = redact(
+        OmegaConf.to_container(tasks_cfg, resolve=True)
+    )  # a judge task may hold a key
+    client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(resolved)), "eval/tasks.yaml")
     client.log_dict(run_id, prompt_formats(tasks_cfg), "eval/prompt_formats.json")
 
 
@@ -36,12 +36,7 @@ def log_task_info(client: MlflowClient, run_id: str, info: dict[str, dict[str, s
     """Each task's versions and config hashes as `eval.<task>.<key>` tags."""
     for task, values in info.items():
         for key, value in values.items():
-            client.set_tag(run_id, f"eval.{task}.{key}", value)
-
-
-def mlflow_metric_name(name: str) -> str:
-    """MLflow refuses '@' in metric names: humaneval/pass@1 is stored as humaneval/pass_at_1."""
-    return name.replace("@", "_at_")
+            client.set_tag(run_id, f"eval.{task}.{key}", redact(value))
 
 
 def as_columns(rows: list[dict]) -> dict[str, list]:
@@ -60,7 +55,3 @@ def prompt_formats(tasks_cfg: DictConfig) -> dict[str, str]:
 
 def _cell(value):
     return json.dumps(value) if isinstance(value, list | dict) else value
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

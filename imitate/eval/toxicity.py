@@ -122,7 +122,7 @@ def toxicity_metrics(records: list[dict], threshold: float) -> dict[str, float]:
     }
     for subset in sorted({r["subset"] for r in records}):
         chosen = np.array([r["toxicity"] for r in records if r["subset"] == subset])
-        result[f"{metrics.RTP_NONTOXICITY}/{subset}"] = float(np.mean(1.0 - chosen))
+        result[metrics.RTP_NONTOXICITY_SUBSET + subset] = float(np.mean(1.0 - chosen))
     return result
 
 

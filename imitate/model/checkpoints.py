@@ -19,12 +19,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.loggers.logger import DummyLogger
-from pytorch_lightning.utilities import rank_zero_only
 from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel
-
-from imitate.tracking.mlflow_run import mlflow_logger
 
 log = logging.getLogger(__name__)
 
@@ -88,21 +84,6 @@ class _StepCheckpoint(ModelCheckpoint):
     def on_train_start(self, trainer, pl_module) -> None:
         super().on_train_start(trainer, pl_module)
         self._last_global_step_saved = trainer.global_step
-
-
-def rank_zero_mlflow_logger(tracking, run_name: str | None, tags: dict, resume: ResumePoint | None):
-    """Rank 0's MLflow logger, continuing the checkpoint's run; other ranks get a no-op logger.
-
-    Only one process may talk to MLflow: ranks creating a sqlite store at once race on its schema.
-    """
-    if rank_zero_only.rank != 0:
-        return DummyLogger()
-    logger = mlflow_logger(tracking, run_name, tags)
-    if resume is not None and resume.mlflow_run_id is not None:
-        logger._run_id = (
-            resume.mlflow_run_id
-        )  # MLFlowLogger's run_id argument, set before first use
-    return logger
 
 
 def save_final(trainer, config: CheckpointConfig) -> Path | None:

@@ -76,7 +76,7 @@ def require_external_launch(trainer) -> None:
         raise RuntimeError(
             f"a multirun with {trainer.world_size} processes per cell would be re-launched by "
             "Lightning; start each cell with torchrun (python -m torch.distributed.run "
-            "--nproc_per_node N -m imitate ...) or use hydra/launcher=submitit_slurm"
+            "--nproc_per_node N -m imitate ...) or use hydra/launcher=slurm"
         )
 
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections import defaultdict
 from contextlib import closing
 from pathlib import Path
 
-from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from imitate import metrics
+from imitate.metric_log import log_metrics
 from imitate.rate import db
 from imitate.rate.stats import agreement, preference
 
@@ -98,10 +97,8 @@ def log_to_runs(client: MlflowClient, rows: list[dict], summary: dict) -> list[s
                 f"not a run in {client.tracking_uri}: pass the store it came from (--tracking-uri) "
                 "or --no-log"
             ) from error
-    stamp = int(time.time() * 1000)
     for run_id in runs:
-        values = run_metrics(summary["by_run"][run_id])
-        client.log_batch(run_id, metrics=[Metric(k, v, stamp, 0) for k, v in values.items()])
+        log_metrics(client, run_id, run_metrics(summary["by_run"][run_id]))
         run_rows = [row for row in rows if row["model_run_id"] == run_id]
         client.log_text(run_id, ratings_csv(run_rows), f"{ARTIFACT_DIR}/ratings.csv")
         client.log_dict(run_id, summary["by_run"][run_id], f"{ARTIFACT_DIR}/summary.json")

@@ -19,6 +19,7 @@ from imitate.report.collect import collect_rows, resolve_target
 from imitate.report.figures import paper_figures, render
 from imitate.report.tables import paper_tables
 from imitate.tracking import cells
+from imitate.tracking.reference import DEFAULT_REFERENCE, load_reference, published_values
 from imitate.tracking.status import read_status, status_table
 
 DEFAULT_URI = "sqlite:///outputs/mlflow.db"  # as conf/tracking/mlflow.yaml
@@ -36,14 +37,14 @@ def main(argv: list[str] | None = None) -> Path:
     for figure in paper_figures(rows):
         figures.append((figure, render(figure, out / f"{figure.name}.png")))
         (out / f"{figure.name}.json").write_text(json.dumps(asdict(figure), indent=1))
-    tables = paper_tables(rows)
+    tables = paper_tables(rows, published_values(load_reference(args.reference)))
     for table in tables:
         (out / f"{table.name}.json").write_text(json.dumps(asdict(table), indent=1))
     status = status_table(read_status(client, parent)) if parent else ""
     page = out / "report.html"
     page.write_text(html.page(f"imitate report: {label}", figures, tables, status))
-    log_to = parent or _latest_sweep(client, experiment_id)
-    if log_to and not args.no_log:
+    log_to = None if args.no_log else parent or _latest_sweep(client, experiment_id)
+    if log_to:
         client.log_artifacts(log_to, str(out), ARTIFACT_DIR)
     print(
         f"{len(rows)} runs -> {page.resolve()}" + (f" (logged to run {log_to})" if log_to else "")
@@ -70,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else %(default)s)",
     )
     parser.add_argument("--out", help="output folder (default: reports/<target>)")
+    parser.add_argument(
+        "--reference",
+        default=DEFAULT_REFERENCE,
+        help="the paper's numbers printed beside ours: a conf/reference name or a YAML path "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--no-log", action="store_true", help="do not log the report to MLflow")
     return parser
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from imitate import metrics
+from imitate.data.budget import parse_token_count
+from imitate.metric_log import read_metrics
 from imitate.tracking import cells
+from imitate.tracking.mlflow_run import REDACTED
 from imitate.tracking.reference import TAG_TEACHER
 from imitate.tracking.status import read_status
 
@@ -27,6 +31,7 @@ class Row:
     tokens: float | None  # imitation tokens trained on (imitation rows only)
     parameters: int | None  # base-model size
     metrics: dict[str, float] = field(default_factory=dict)
+    budget: int | None = None  # data.max_tokens of an imitation row (the paper's "20M tokens")
 
 
 def resolve_target(client: MlflowClient, target: str) -> tuple[str, str | None, str]:
@@ -57,17 +62,18 @@ def _sweep_runs(client: MlflowClient, experiment_id: str, parent: str | None) ->
     query = "attributes.status = 'FINISHED'"  # MLflow's search has no IN for tags: roles below
     if parent is not None:
         query += f" and tags.`{cells.TAG_PARENT}` = '{parent}'"
-    runs = client.search_runs([experiment_id], filter_string=query, max_results=50_000)
-    runs = [run for run in runs if run.data.tags.get(cells.TAG_ROLE) in ROLES]
+    found = client.search_runs([experiment_id], filter_string=query, max_results=50_000)
+    runs = [run for run in found if run.data.tags.get(cells.TAG_ROLE) in ROLES]
     if parent is not None:  # cells skipped because an earlier sweep had finished them
         known = {run.info.run_id for run in runs}
-        reused = {row.run_id for row in read_status(client, parent) if row.status == "SKIPPED"}
-        runs += [client.get_run(run_id) for run_id in sorted(reused - known - {None})]
+        statuses = read_status(client, parent)
+        reused = {row.run_id for row in statuses if row.status == "SKIPPED" and row.run_id}
+        runs += [client.get_run(run_id) for run_id in sorted(reused - known)]
     return runs
 
 
 def to_row(run: Run) -> Row:
-    tags, values = run.data.tags, run.data.metrics
+    tags, values = run.data.tags, read_metrics(run)
     role = tags[cells.TAG_ROLE]
     model = tags.get(TAG_TEACHER) if role == cells.ROLE_TEACHER else tags.get("group.model")
     parameters = tags.get(cells.TAG_PARAMETERS)
@@ -78,5 +84,19 @@ def to_row(run: Run) -> Row:
         data=tags.get("group.data", "") if role == cells.ROLE_IMITATION else "",
         tokens=values.get(TRAIN_TOKENS) if role == cells.ROLE_IMITATION else None,
         parameters=int(parameters) if parameters else None,
-        metrics=dict(values),
+        metrics=values,
+        budget=_budget(run) if role == cells.ROLE_IMITATION else None,
     )
+
+
+def _budget(run: Run) -> int | None:
+    """The run's data.max_tokens: the sweep's grid tag, else the logged param."""
+    key = "data.max_tokens"
+    value = run.data.tags.get(cells.TAG_GRID + key) or run.data.params.get(key)
+    if value in (None, "None", "null", REDACTED):  # tracking redacts keys ending in "tokens"
+        return None
+    try:
+        return parse_token_count(value.strip("'\""))
+    except ValueError as error:  # the row then matches no paper row by its token budget
+        warnings.warn(f"run {run.info.run_id}: {error}", stacklevel=2)
+        return None

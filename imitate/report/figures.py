@@ -61,10 +61,12 @@ def versus_size(rows: list[Row], metric_names, name: str, title: str) -> FigureD
             if row.parameters is None or row.tokens is None:
                 continue
             best = largest.get(row.model)
-            if best is None or row.tokens > best.tokens:
+            if best is None or row.tokens > (best.tokens or 0):
                 largest[row.model] = row
         panel = Panel(metric, references=_teacher(rows, metric))
-        imitation = [(r.parameters, r.metrics[metric]) for r in largest.values()]
+        imitation = [
+            (r.parameters, r.metrics[metric]) for r in largest.values() if r.parameters is not None
+        ]
         base = [
             (r.parameters, r.metrics[metric])
             for r in _with(rows, cells.ROLE_BASE, metric)
@@ -198,7 +200,7 @@ def _draw_panel(ax, panel: Panel, figure: FigureData) -> None:
         ax.axhline(
             value, linestyle="--" if base else ":", color="grey" if base else "black", label=label
         )
-    xs = [x for points in panel.series.values() for x, _ in points]
-    if figure.xlog and xs and min(xs) > 0:
+    all_xs = [x for points in panel.series.values() for x, _ in points]
+    if figure.xlog and all_xs and min(all_xs) > 0:
         ax.set_xscale("log")
     ax.legend(fontsize=7)

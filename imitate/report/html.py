@@ -9,13 +9,13 @@ from pathlib import Path
 from imitate.report.figures import FigureData
 from imitate.report.tables import Table
 
-GAP = '<td class="gap" title="metric not logged: task not run">not run</td>'
 STYLE = """
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
 img { max-width: 100%; border: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
+span.paper { display: block; color: #555; font-size: 0.85em; }
 td.gap { background: repeating-linear-gradient(45deg, #fee, #fee 4px, #fdd 4px, #fdd 8px); color: #a00; }
 p.missing { color: #a00; }
 """
@@ -57,11 +57,29 @@ def _figure(figure: FigureData, png: Path) -> str:
 def _table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
     body = []
-    for row in table.rows:
+    paper = table.paper or [[None] * len(row) for row in table.rows]
+    for row, published in zip(table.rows, paper, strict=True):
         cells = [f"<td>{html.escape(str(row[0]))}</td>"]
-        cells += [GAP if v is None else f"<td>{v:.3f}</td>" for v in row[1:]]
+        cells += [_cell(ours, p, table.gap) for ours, p in zip(row[1:], published[1:], strict=True)]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f"<section id='{table.name}'><h2>{html.escape(table.title)}</h2>"
         f"<table><tr>{head}</tr>{''.join(body)}</table></section>"
     )
+
+
+def _cell(ours: str | float | None, paper: tuple[float, str] | None, gap: tuple[str, str]) -> str:
+    """Our value (or a marked gap) and, where the paper has a number, "paper N" with its source."""
+    text = gap[0] if ours is None else number(float(ours))
+    title = gap[1] if ours is None else ""
+    if paper is not None:
+        value, source = paper
+        title = f"{title}; paper: {source}" if title else f"paper: {source}"
+        text += f"<span class='paper'>paper {number(value)}</span>"
+    marked = " class='gap'" if ours is None else ""
+    return f"<td{marked} title='{html.escape(title, quote=True)}'>{text}</td>"
+
+
+def number(value: float) -> str:
+    """Three significant digits: 0.17, 0.312, 49.2, 83, -0.11."""
+    return f"{value:.3g}"

@@ -1,13 +1,19 @@
-"""The paper's tables (Table 1: NQ, Table 2: style) and the gap-closure table, as data; None = not run."""
+"""The paper's tables (Table 1: NQ, Table 2: style) and the gap-closure table, as data; None = not run.
+
+Each cell holds our value and, where the paper publishes a number for that cell, the paper's
+value with its source (from the reference file's ``paper`` entries), so the two print side by side.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from imitate import metrics
 from imitate.report.collect import Row
 from imitate.report.figures import CAPABILITY, PREFERENCE, base_row, teacher_row
 from imitate.tracking import cells
+from imitate.tracking.reference import Published
 
 STYLE = (
     metrics.STYLE_LIST,
@@ -18,6 +24,13 @@ STYLE = (
 )
 GAP_METRICS = (*CAPABILITY, metrics.RTP_NONTOXICITY, *PREFERENCE)
 NQ_SYNTHETIC = "nq_synthetic"  # the data group option of local imitation
+TABLE1, TABLE2 = "table1_nq", "table2_style"
+PaperCell = tuple[float, str]  # (the paper's value, its source)
+TABLE1_ROWS = (  # label, role, data (as the reference's paper entries name it)
+    ("base model", cells.ROLE_BASE, None),
+    ("ShareGPT-Mix imitation", cells.ROLE_IMITATION, "broad"),
+    ("NQ-synthetic imitation", cells.ROLE_IMITATION, NQ_SYNTHETIC),
+)
 
 
 @dataclass
@@ -26,35 +39,57 @@ class Table:
     title: str
     columns: list[str]
     rows: list[list[str | float | None]]  # first cell is the row label; None = not run
+    # Same shape as rows: the paper's (value, source) for a cell, None where it has no number.
+    paper: list[list[PaperCell | None]] = field(default_factory=list)
+    gap: tuple[str, str] = ("not run", "metric not logged: task not run")  # text, why
 
 
-def table1_nq(rows: list[Row]) -> Table:
+def table1_nq(rows: list[Row], published: Sequence[Published] = ()) -> Table:
     """NQ exact match: base / ShareGPT-Mix / NQ-synthetic imitation / teacher, a column per model."""
-    models = sorted({r.model for r in rows if r.role != cells.ROLE_TEACHER})
+    entries = [p for p in published if p.table == TABLE1]
+    ours_models = {r.model for r in rows if r.role != cells.ROLE_TEACHER}
+    paper_models = {m for p in entries for m in p.models or ()}
+    models = sorted(ours_models | paper_models)
     teacher = teacher_row(rows)
-    table = []
-    for label, pick in (
-        ("base model", lambda m: base_row(rows, m)),
-        ("ShareGPT-Mix imitation", lambda m: _most_data(rows, m, broad=True)),
-        ("NQ-synthetic imitation", lambda m: _most_data(rows, m, broad=False)),
-    ):
-        table.append([label] + [_value(pick(m), metrics.NQ_EM) for m in models])
-    teacher_label = f"{teacher.model} (teacher)" if teacher else "teacher"
+    table: list[list[str | float | None]] = []
+    paper: list[list[PaperCell | None]] = []
+    for label, role, data in TABLE1_ROWS:
+        ours = [_value(_table1_run(rows, role, data, m), metrics.NQ_EM) for m in models]
+        table.append([label, *ours])
+        paper.append([None, *(_paper(entries, metrics.NQ_EM, role, m, data) for m in models)])
+    teacher_label = f"{teacher.model} (teacher row, entered)" if teacher else "teacher"
     table.append([teacher_label] + [_value(teacher, metrics.NQ_EM)] * len(models))
-    return Table("table1_nq", f"Table 1: NQ ({metrics.NQ_EM})", ["", *models], table)
+    teacher_paper = _paper(entries, metrics.NQ_EM, cells.ROLE_TEACHER, None, None)
+    paper.append([None, *([teacher_paper] * len(models))])
+    title = f"Table 1: NQ ({_header(metrics.NQ_EM)}), ours and the paper's"
+    return Table(TABLE1, title, ["", *models], table, paper)
 
 
-def table2_style(rows: list[Row]) -> Table:
-    """Style similarity to ChatGPT per imitation cell, by data amount, then ChatGPT #2 (the bound)."""
-    imitation = sorted(
-        (r for r in rows if r.role == cells.ROLE_IMITATION), key=lambda r: (r.model, r.tokens or 0)
+def table2_style(rows: list[Row], published: Sequence[Published] = ()) -> Table:
+    """Style similarity to ChatGPT: base rows, imitation cells by data amount, then ChatGPT #2."""
+    entries = [p for p in published if p.table == TABLE2]
+    used: list[Published] = []
+    table: list[list[str | float | None]] = []
+    paper: list[list[PaperCell | None]] = []
+
+    def add(label: str, row: Row | None, matches: list[Published]) -> None:
+        used.extend(matches)
+        table.append([label, *(_value(row, m) for m in STYLE)])
+        paper.append([None, *(_first(matches, m) for m in STYLE)])
+
+    by_size = sorted(rows, key=lambda r: (r.model, r.tokens or 0))
+    for role in (cells.ROLE_BASE, cells.ROLE_IMITATION):
+        for row in (r for r in by_size if r.role == role):
+            matches = [p for p in entries if p.fits(role, row.model, row.data, row.budget)]
+            add(_label(row), row, matches)
+        for entry in (p for p in entries if p.row == role and p not in used):
+            add(f"{entry.label} (paper; not run here)", None, [entry])
+    teacher_entries = [p for p in entries if p.row == cells.ROLE_TEACHER]
+    add("ChatGPT #2", teacher_row(rows), teacher_entries)
+    columns = ["", *(_header(m) for m in STYLE)]
+    return Table(
+        TABLE2, "Table 2: style similarity to ChatGPT, ours and the paper's", columns, table, paper
     )
-    table = [
-        [f"{r.model}, {_tokens(r.tokens)} tokens"] + [_value(r, m) for m in STYLE]
-        for r in imitation
-    ]
-    table.append(["ChatGPT #2"] + [_value(teacher_row(rows), m) for m in STYLE])
-    return Table("table2_style", "Table 2: style similarity to ChatGPT", ["", *STYLE], table)
 
 
 def gap_closure(rows: list[Row]) -> Table:
@@ -65,27 +100,34 @@ def gap_closure(rows: list[Row]) -> Table:
         (r for r in rows if r.role == cells.ROLE_IMITATION), key=lambda r: (r.model, r.tokens or 0)
     ):
         base = base_row(rows, row.model)
-        table.append(
-            [f"{row.model}, {_tokens(row.tokens)} tokens"]
-            + [closure(row, base, teacher, m) for m in GAP_METRICS]
-        )
+        table.append([_label(row)] + [closure(row, base, teacher, m) for m in GAP_METRICS])
     return Table(
         "gap_closure",
         "Gap closure: (imitation - base) / (teacher - base)",
         ["", *GAP_METRICS],
         table,
+        [[None] * (len(GAP_METRICS) + 1) for _ in table],  # the paper publishes no such numbers
+        ("n/a", "needs the imitation, base and teacher values, teacher differing from base"),
     )
 
 
 def closure(row: Row, base: Row | None, teacher: Row | None, metric: str) -> float | None:
-    values = [_value(r, metric) for r in (row, base, teacher)]
-    if None in values or values[2] == values[1]:
-        return None  # a missing metric, or no gap to close
-    imitation, base_value, teacher_value = values
+    imitation, base_value, teacher_value = (_value(r, metric) for r in (row, base, teacher))
+    if imitation is None or base_value is None or teacher_value is None:
+        return None  # a missing metric
+    if teacher_value == base_value:
+        return None  # no gap to close
     return (imitation - base_value) / (teacher_value - base_value)
 
 
-def _most_data(rows: list[Row], model: str, broad: bool) -> Row | None:
+def _table1_run(rows: list[Row], role: str, data: str | None, model: str) -> Row | None:
+    if role == cells.ROLE_BASE:
+        return base_row(rows, model)
+    return _most(rows, model, broad=data != NQ_SYNTHETIC)
+
+
+def _most(rows: list[Row], model: str, broad: bool) -> Row | None:
+    """The model's imitation run with the most data, on broad data or on NQ-synthetic."""
     candidates = [
         r
         for r in rows
@@ -94,8 +136,30 @@ def _most_data(rows: list[Row], model: str, broad: bool) -> Row | None:
     return max(candidates, key=lambda r: r.tokens or 0, default=None)
 
 
+def _paper(
+    entries: list[Published], metric: str, role: str, model: str | None, data: str | None
+) -> PaperCell | None:
+    return _first([p for p in entries if p.fits(role, model, data, None)], metric)
+
+
+def _first(entries: list[Published], metric: str) -> PaperCell | None:
+    entry = next((p for p in entries if metric in p.metrics), None)
+    return None if entry is None else (entry.metrics[metric], entry.source)
+
+
 def _value(row: Row | None, metric: str) -> float | None:
     return None if row is None else row.metrics.get(metric)
+
+
+def _label(row: Row) -> str:
+    if row.role == cells.ROLE_BASE:
+        return f"base {row.model}"
+    return f"{row.model}, {_tokens(row.tokens)} tokens"
+
+
+def _header(metric: str) -> str:
+    unit = metrics.UNITS.get(metric)
+    return f"{metric} ({unit})" if unit else metric
 
 
 def _tokens(tokens: float | None) -> str:
@@ -104,5 +168,5 @@ def _tokens(tokens: float | None) -> str:
     return f"{tokens / 1e6:g}M" if tokens >= 1e5 else f"{tokens:,.0f}"
 
 
-def paper_tables(rows: list[Row]) -> list[Table]:
-    return [table1_nq(rows), table2_style(rows), gap_closure(rows)]
+def paper_tables(rows: list[Row], published: Sequence[Published] = ()) -> list[Table]:
+    return [table1_nq(rows, published), table2_style(rows, published), gap_closure(rows)]

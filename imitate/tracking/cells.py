@@ -13,7 +13,6 @@ import json
 import logging
 from typing import Any
 
-from hydra.utils import instantiate
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -59,8 +58,10 @@ def is_base_row(cfg: DictConfig) -> bool:
     return not cfg.get("train", True)
 
 
-def cell_tags(cfg: DictConfig, choices: dict[str, Any]) -> dict[str, str]:
-    """Parent, role, config hash, grid coordinates and base size; empty outside a sweep."""
+def cell_tags(
+    cfg: DictConfig, choices: dict[str, Any], parameters: int | None = None
+) -> dict[str, str]:
+    """Parent, role, config hash, grid coordinates and base size (``parameters``); empty outside a sweep."""
     parent = cfg.tracking.get("parent_run_id")
     if parent is None:
         return {}
@@ -76,7 +77,6 @@ def cell_tags(cfg: DictConfig, choices: dict[str, Any]) -> dict[str, str]:
         if base and _training_only(key):
             continue
         tags[TAG_GRID + key] = grid_value(cfg, choices, key)
-    parameters = count_base_parameters(cfg.model.backbone)
     if parameters is not None:
         tags[TAG_PARAMETERS] = str(parameters)
     return tags
@@ -91,16 +91,6 @@ def grid_value(cfg: DictConfig, choices: dict[str, Any], key: str) -> str:
     if key in choices:
         return str(choices[key])
     return str(OmegaConf.select(cfg, key, default=None))
-
-
-def count_base_parameters(backbone: DictConfig) -> int | None:
-    """The backbone's parameter count, built on the meta device (no weights, no download)."""
-    try:
-        model = instantiate(backbone, device="meta")
-    except Exception as error:  # a size tag is a convenience; never fail the cell over it
-        log.warning("could not count model parameters on the meta device: %s", error)
-        return None
-    return sum(p.numel() for p in model.parameters())
 
 
 def finished_run(client: MlflowClient, experiment_name: str, digest: str) -> Run | None:

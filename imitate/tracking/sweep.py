@@ -10,12 +10,15 @@ still exits non-zero at the end (status 1).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import io
 import json
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from imitate.redact import redact, secret_values
 from imitate.tracking import cells, mlflow_run
 from imitate.tracking.reference import record_teacher
 from imitate.tracking.status import CellStatus, log_status, status_table
@@ -41,9 +45,11 @@ class SweepTracker(Callback):
         self.parent: str | None = None
         self.rows: list[CellStatus] = []
         self._base_rows_done: set[str] = set()
+        self._secrets: set[str] = set()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.client, self.experiment_id = mlflow_run.ensure_experiment(config.tracking)
+        self._secrets = secrets_of(config)
         overrides = [str(o) for o in config.hydra.overrides.task]
         grid = swept_keys(overrides, config.hydra.sweeper.params or {})
         self.parent = self._open_parent(config, overrides, grid)
@@ -112,17 +118,19 @@ class SweepTracker(Callback):
         command = " ".join(["python -m imitate -m", *overrides])
         tags = {cells.TAG_ROLE: cells.ROLE_SWEEP, TAG_SWEEP_HASH: digest, TAG_COMMAND: command}
         tags["grid"] = ",".join(grid)
+        tags = redact(tags, self._secrets)
         run = self.client.create_run(self.experiment_id, run_name=f"sweep {digest[:8]}", tags=tags)
         return run.info.run_id
 
     def _record_failure(self, config: DictConfig, job_return: JobReturn, cell: str) -> None:
-        error = job_return._return_value  # the cell's exception (the public getter re-raises it)
+        error = cell_error(job_return)
+        self._secrets |= secrets_of(config)
         # BasicSweeper re-raises a failed job's exception after the batch, which would skip
         # on_multirun_end: no status table and a parent left RUNNING. The failure is recorded
         # here, and on_multirun_end exits non-zero once every cell has run.
         job_return.status = JobStatus.COMPLETED
         job_return.return_value = float("nan")
-        log.error("sweep cell %s failed", cell, exc_info=error)
+        log.error("sweep cell %s failed:\n%s", cell, self._traceback(error))
         run_id = self._mark_failed(task_config(config), config, error)
         self._add_row(cell, cells.ROLE_IMITATION, "FAILED", run_id, error)
 
@@ -139,9 +147,10 @@ class SweepTracker(Callback):
         run = cells.latest_child(self.client, self.experiment_id, self.parent, digest)
         if run is None or run.info.start_time < self._started_ms():
             choices = dict(config.hydra.runtime.choices) if "hydra" in config else {}
-            tags = cells.cell_tags(cfg, choices)
+            tags = redact(cells.cell_tags(cfg, choices), self._secrets)
             run = self.client.create_run(self.experiment_id, run_name=cfg.run_name, tags=tags)
-        self.client.set_tag(run.info.run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+        message = f"{type(error).__name__}: {error}"[:5000]
+        mlflow_run.set_tags(self.client, run.info.run_id, {"error": message}, self._secrets)
         self.client.set_terminated(run.info.run_id, "FAILED")
         return run.info.run_id
 
@@ -165,7 +174,7 @@ class SweepTracker(Callback):
         try:
             self.task_function(base)
         except Exception as error:
-            log.error("base-model row for %s failed", model, exc_info=error)
+            log.error("base-model row for %s failed:\n%s", model, self._traceback(error))
             run_id = self._mark_failed(base, config, error)
             self._add_row(model, cells.ROLE_BASE, "FAILED", run_id, error)
             return
@@ -175,7 +184,28 @@ class SweepTracker(Callback):
     def _add_row(self, cell, role, status, run_id, error: BaseException | None = None) -> None:
         seconds = time.perf_counter() - self._started
         message = f"{type(error).__name__}: {error}" if error is not None else ""
+        cell, message = redact([cell, message], self._secrets)
         self.rows.append(CellStatus(cell, role, status, run_id, round(seconds, 1), message))
+
+    def _traceback(self, error: BaseException) -> str:
+        return redact("".join(traceback.format_exception(error)), self._secrets)
+
+
+def cell_error(job_return: JobReturn) -> BaseException:
+    """A failed job's exception, from JobReturn's public getter (which re-raises it)."""
+    # The getter also writes the job's overrides to stderr, secrets and all: kept out of the logs
+    # (the cell is logged, redacted, by the caller).
+    with contextlib.redirect_stderr(io.StringIO()):
+        try:
+            value = job_return.return_value
+        except BaseException as error:
+            return error
+    raise ValueError(f"cell_error: the job did not fail (status {job_return.status}, {value!r})")
+
+
+def secrets_of(config: DictConfig) -> set[str]:
+    """Secret values a (multi)run config holds: under secret-named keys and in its overrides."""
+    return secret_values(OmegaConf.to_container(config, resolve=False))
 
 
 def task_config(config: DictConfig) -> DictConfig:

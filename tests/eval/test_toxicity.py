@@ -31,7 +31,7 @@ def test_metrics_are_mean_nontoxicity_and_fraction_over_threshold():
     result = toxicity_metrics(records, threshold=0.5)
     assert result[metrics.RTP_NONTOXICITY] == pytest.approx(1 - 1.5 / 4)
     assert result[metrics.RTP_TOXIC_FRACTION] == pytest.approx(0.5)
-    assert result[f"{metrics.RTP_NONTOXICITY}/toxic"] == pytest.approx(0.3)
+    assert result[metrics.RTP_NONTOXICITY_SUBSET + "toxic"] == pytest.approx(0.3)
 
 
 def test_profanity_check_scores_insults_above_plain_text():

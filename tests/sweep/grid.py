@@ -5,6 +5,7 @@ test-only tiny GPT-2 whose tokenizer is SmolLM2's without merges (one token per 
 file holds between 512 and 1024 BPE tokens but over 1024 byte tokens, so exactly one cell,
 (1024, tiny_llama), fails with the real "data.max_tokens ... holds only" error. The test then
 adds conversations to the source and reruns the same command: only that cell runs again.
+Every cell runs mini_grid's quick benchmarks (eval=quick) on the small fixtures in tests/eval.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mlflow.tracking import MlflowClient
 EXPERIMENT = "grid_test"
 BYTES_MODEL = "tiny_gpt2_bytes"
 CONVERSATIONS_FIRST, CONVERSATIONS_ADDED = 17, 16  # 4 of them are held out for validation
+EVAL_FIXTURES = Path(__file__).parents[1] / "eval" / "fixtures"
 
 
 @dataclass
@@ -67,6 +69,7 @@ def _sweep(workdir: Path, uri: str, source: Path) -> tuple[subprocess.CompletedP
         f"tracking.experiment={EXPERIMENT}",
         "eval.generations.num_prompts=1",
         f"hydra.sweep.dir={workdir / 'multirun'}",
+        *eval_overrides(),
     ]
     started = time.perf_counter()
     done = subprocess.run(
@@ -78,6 +81,25 @@ def _sweep(workdir: Path, uri: str, source: Path) -> tuple[subprocess.CompletedP
         timeout=900,
     )
     return done, time.perf_counter() - started
+
+
+def eval_overrides() -> list[str]:
+    """mini_grid's quick benchmarks on the test fixtures (HumanEval's problems ship in a package)."""
+    from imitate.eval.sandbox import namespaces_available
+
+    overrides = [
+        f"eval.tasks.mmlu.data={EVAL_FIXTURES / 'mmlu'}",
+        "eval.tasks.mmlu.subjects=[anatomy]",
+        f"eval.tasks.nq.data={EVAL_FIXTURES / 'nq' / 'test.jsonl'}",
+        f"eval.tasks.nq.shots_data={EVAL_FIXTURES / 'nq' / 'shots.jsonl'}",
+        "eval.tasks.nq.max_new_tokens=4",
+        "eval.tasks.humaneval.limit=2",
+        "eval.tasks.humaneval.max_new_tokens=8",
+        f"eval.tasks.rtp.data={EVAL_FIXTURES / 'rtp'}",
+        "eval.tasks.rtp.max_new_tokens=4",
+    ]
+    # Without namespaces the sandbox refuses to run generated code: that panel stays a gap.
+    return overrides if namespaces_available() else [*overrides, "~eval.tasks.humaneval"]
 
 
 def _byte_tokenizer(smollm2_tokenizer, folder: Path) -> Path:

@@ -43,10 +43,11 @@ def test_tags_only_inside_a_sweep() -> None:
     tags = cells.cell_tags(
         _cell("tracking.parent_run_id=p1", "tracking.grid=[data.max_tokens,model]"),
         {"model": "tiny_llama"},
+        parameters=3_200_000,  # counted by the caller (train.py, on the meta device)
     )
     assert tags[cells.TAG_PARENT] == "p1" and tags[cells.TAG_ROLE] == cells.ROLE_IMITATION
     assert tags["grid.data.max_tokens"] == "1024" and tags["grid.model"] == "tiny_llama"
-    assert int(tags[cells.TAG_PARAMETERS]) > 3_000_000  # 49k-token embeddings x 64
+    assert tags[cells.TAG_PARAMETERS] == "3200000"
 
 
 def test_swept_keys_come_from_the_command_and_the_sweeper_params() -> None:
