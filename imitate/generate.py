@@ -12,6 +12,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from imitate.config_hints import run_with_hints
+from imitate.redact import redact
+
 log = logging.getLogger(__name__)
 
 
@@ -40,7 +43,9 @@ def generate(cfg: DictConfig) -> dict:
 
 def log_to_mlflow(cfg: DictConfig, manifest: dict) -> str:
     """One finished MLflow run: config as params, the LLM ledger as metrics, the manifest as artifact."""
-    from imitate.tracking import mlflow_run  # MLflow + Lightning take seconds to import: only now
+    # MLflow and Lightning take seconds to import: only here, so config errors come back fast.
+    from imitate.metric_log import log_metrics
+    from imitate.tracking import mlflow_run
 
     client, experiment_id = mlflow_run.ensure_experiment(cfg.tracking)
     hydra_dir = None
@@ -49,15 +54,15 @@ def log_to_mlflow(cfg: DictConfig, manifest: dict) -> str:
         choices = dict(HydraConfig.get().runtime.choices)
         hydra_dir = Path(HydraConfig.get().runtime.output_dir) / ".hydra"
     tags = mlflow_run.run_tags(choices) | {"kind": "generate", "job": manifest["job"]}
-    run_id = client.create_run(experiment_id, run_name=cfg.run_name, tags=tags).info.run_id
+    run_id = client.create_run(experiment_id, run_name=cfg.run_name).info.run_id
+    mlflow_run.set_tags(client, run_id, tags)
     mlflow_run.log_params(client, run_id, cast(dict, OmegaConf.to_container(cfg, resolve=True)))
     mlflow_run.log_config_artifacts(client, run_id, cfg, hydra_dir)
-    for name, value in sorted(manifest["usage"].items()):
-        client.log_metric(run_id, name, float(value))
-    client.log_dict(run_id, manifest, f"generate/{manifest['job']}.manifest.json")
+    log_metrics(client, run_id, manifest["usage"])  # the ledger, summed over every run of the job
+    client.log_dict(run_id, redact(manifest), f"generate/{manifest['job']}.manifest.json")
     client.set_terminated(run_id, "FINISHED")
     return run_id
 
 
 if __name__ == "__main__":
-    main()
+    run_with_hints(main)  # a refused config also prints the valid keys and the closest match

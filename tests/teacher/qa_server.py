@@ -30,6 +30,7 @@ class QAServer:
         self.arrivals: Counter = Counter()
         self.answers: Counter = Counter()
         self.held = 0  # arrivals never answered (their client was killed while they waited)
+        self.authorizations: set[str] = set()  # Authorization headers seen
         self.holding = threading.Event()
         self._release = threading.Event()
         self._hold_from: int | None = None
@@ -96,6 +97,7 @@ def _handler(server: QAServer):
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
             key = body_key(body)
+            server.authorizations.add(self.headers.get("authorization", ""))
             if server._arrive(key):
                 server._release.wait(timeout=60)
                 self.close_connection = True

@@ -84,6 +84,36 @@ def test_sigkill_and_rerun_never_pays_for_a_request_twice(tmp_path: Path) -> Non
         assert final["runs"] >= 2
 
 
+def test_the_api_key_is_in_no_file_the_job_writes(tmp_path: Path) -> None:
+    """Outputs, manifest, request cache, Hydra's folder and the MLflow store and artifacts."""
+    sentinel = "sk-teacher-sentinel-0123456789abcdef"
+    with QAServer() as server:
+        command = _cli(
+            tmp_path,
+            server.url,
+            "qa-teacher",
+            "llm.api_key_env=IMITATE_TEST_TEACHER_KEY",
+            "tracking=mlflow",
+            f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+            f"tracking.artifact_root={tmp_path / 'artifacts'}",
+            n_examples=5,
+        )
+        command.remove("~tracking")
+        env = {**os.environ, "PYTHONPATH": str(REPO), "IMITATE_TEST_TEACHER_KEY": sentinel}
+        done = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert server.authorizations == {f"Bearer {sentinel}"}  # the key was used
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {"out.jsonl", "out.manifest.json", "requests.sqlite", "mlflow.db"} <= {
+        p.name for p in written
+    }
+    assert any(p.name == "nq_synthetic.manifest.json" and "artifacts" in p.parts for p in written)
+    leaked = [p for p in written if sentinel.encode() in p.read_bytes()]
+    assert not leaked and sentinel not in done.stdout + done.stderr
+
+
 @pytest.mark.slow
 def test_nq_synthetic_end_to_end_on_transformers_serve(served, tmp_path: Path) -> None:  # noqa: F811
     """A real served model as the teacher: a bounded job runs, its manifest adds up, a rerun is free."""
