@@ -54,6 +54,7 @@ def _start(command: list[str]) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow  # five CLI runs: ~20 s idle, a minute on busy cores
 def test_sigkill_and_rerun_never_pays_for_a_request_twice(tmp_path: Path) -> None:
     rng = random.Random(int(os.environ.get("IMITATE_KILL_SEED", time.time_ns())))
     reference = make_job(tmp_path / "reference.jsonl", **SETTINGS).run(ScriptedLLM())
