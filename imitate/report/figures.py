@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
 from imitate import metrics  # noqa: E402
-from imitate.report.collect import Row  # noqa: E402
+from imitate.report.collect import MEASURED, Row  # noqa: E402
 from imitate.tracking import cells  # noqa: E402
 
 CAPABILITY = (metrics.MMLU_ACC, metrics.NQ_EM, metrics.HUMANEVAL_PASS_AT_1)
@@ -117,6 +117,17 @@ def teacher_row(rows: list[Row]) -> Row | None:
     return next((r for r in rows if r.role == cells.ROLE_TEACHER), None)
 
 
+def teacher_for(rows: list[Row], metric: str) -> Row | None:
+    """The teacher row giving ``metric``: the measured one where it has the metric, else the reference."""
+    teachers = sorted(_with(rows, cells.ROLE_TEACHER, metric), key=lambda r: r.source != MEASURED)
+    return teachers[0] if teachers else None
+
+
+def teacher_label(row: Row) -> str:
+    """The teacher's name and where its number comes from: "ChatGPT (reference)"."""
+    return f"{row.model} ({row.source})" if row.source else row.model
+
+
 def _with(rows: list[Row], role: str, metric: str) -> list[Row]:
     return [r for r in rows if r.role == role and metric in r.metrics]
 
@@ -127,7 +138,8 @@ def _references(rows: list[Row], metric: str) -> dict[str, float]:
 
 
 def _teacher(rows: list[Row], metric: str) -> dict[str, float]:
-    return {r.model: r.metrics[metric] for r in _with(rows, cells.ROLE_TEACHER, metric)}
+    teacher = teacher_for(rows, metric)
+    return {} if teacher is None else {teacher_label(teacher): teacher.metrics[metric]}
 
 
 def paper_figures(rows: list[Row]) -> list[FigureData]:
@@ -154,6 +166,31 @@ def paper_figures(rows: list[Row]) -> list[FigureData]:
         ),
         style_vs_capability(rows),
     ]
+
+
+def extra_figures(rows: list[Row], names: list[str]) -> list[FigureData]:
+    """Metrics the user names (``--extra-metric``), each against imitation tokens and base size."""
+    if not names:
+        return []
+    check_present(rows, names)
+    return [
+        versus_tokens(rows, names, "extra_data", "Extra metrics vs imitation data"),
+        versus_size(rows, names, "extra_size", "Extra metrics vs base-model size"),
+    ]
+
+
+def check_present(rows: list[Row], names: list[str]) -> None:
+    """Refuse a name no run logged, listing the lm-eval metrics these runs do have."""
+    present = {name for row in rows for name in row.metrics}
+    absent = [name for name in names if name not in present]
+    if not absent:
+        return
+    lm_eval = sorted(name for name in present if name.startswith(metrics.LM_EVAL_PREFIX))
+    raise ValueError(
+        f"--extra-metric {', '.join(map(repr, absent))}: in none of these {len(rows)} runs; "
+        f"{metrics.LM_EVAL_PREFIX}* metrics they have: {', '.join(lm_eval) or 'none'} "
+        "(an lm_eval eval task logs them; any other metric of these runs may be named too)"
+    )
 
 
 def render(figure: FigureData, path: Path) -> Path:

@@ -16,19 +16,28 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
 span.paper { display: block; color: #555; font-size: 0.85em; }
+span.source { display: block; font-size: 0.75em; font-style: italic; }
+span.measured { color: #060; }
+span.reference { color: #555; }
 td.gap { background: repeating-linear-gradient(45deg, #fee, #fee 4px, #fdd 4px, #fdd 8px); color: #a00; }
 p.missing { color: #a00; }
 """
 
 
 def page(
-    title: str, figures: list[tuple[FigureData, Path]], tables: list[Table], status_md: str
+    title: str,
+    figures: list[tuple[FigureData, Path]],
+    tables: list[Table],
+    status_md: str,
+    teacher_note: str = "",
 ) -> str:
     """The report page; ``figures`` pairs each figure's data with its PNG file."""
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
     ]
     parts.append(f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>")
+    if teacher_note:
+        parts.append(f"<p id='teacher'>{html.escape(teacher_note)}</p>")
     for figure, png in figures:
         parts.append(_figure(figure, png))
     for table in tables:
@@ -58,9 +67,13 @@ def _table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
     body = []
     paper = table.paper or [[None] * len(row) for row in table.rows]
-    for row, published in zip(table.rows, paper, strict=True):
+    sources = table.sources or [[None] * len(row) for row in table.rows]
+    for row, published, source in zip(table.rows, paper, sources, strict=True):
         cells = [f"<td>{html.escape(str(row[0]))}</td>"]
-        cells += [_cell(ours, p, table.gap) for ours, p in zip(row[1:], published[1:], strict=True)]
+        cells += [
+            _cell(ours, p, table.gap, s)
+            for ours, p, s in zip(row[1:], published[1:], source[1:], strict=True)
+        ]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f"<section id='{table.name}'><h2>{html.escape(table.title)}</h2>"
@@ -68,10 +81,20 @@ def _table(table: Table) -> str:
     )
 
 
-def _cell(ours: str | float | None, paper: tuple[float, str] | None, gap: tuple[str, str]) -> str:
-    """Our value (or a marked gap) and, where the paper has a number, "paper N" with its source."""
+def _cell(
+    ours: str | float | None,
+    paper: tuple[float, str] | None,
+    gap: tuple[str, str],
+    source: str | None = None,
+) -> str:
+    """Our value (or a marked gap), where the teacher's number came from (measured / reference),
+    and, where the paper has a number, "paper N" with its source."""
     text = gap[0] if ours is None else number(float(ours))
     title = gap[1] if ours is None else ""
+    if source is not None and ours is not None:
+        kind = source.split(":")[0]  # measured | reference
+        text += f"<span class='source {html.escape(kind)}'>{html.escape(kind)}</span>"
+        title = f"teacher {source}"
     if paper is not None:
         value, source = paper
         title = f"{title}; paper: {source}" if title else f"paper: {source}"

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from imitate import metrics
-from imitate.report.collect import Row
-from imitate.report.figures import CAPABILITY, PREFERENCE, base_row, teacher_row
+from imitate.report.collect import MEASURED, Row
+from imitate.report.figures import CAPABILITY, PREFERENCE, base_row, teacher_for, teacher_row
+from imitate.report.teacher import source_of
 from imitate.tracking import cells
 from imitate.tracking.reference import Published
 
@@ -42,6 +43,9 @@ class Table:
     # Same shape as rows: the paper's (value, source) for a cell, None where it has no number.
     paper: list[list[PaperCell | None]] = field(default_factory=list)
     gap: tuple[str, str] = ("not run", "metric not logged: task not run")  # text, why
+    # Same shape as rows where given: "measured: run <id>, <llm>" or "reference: <name>" for a
+    # cell whose number is the teacher's (or rests on it), None elsewhere.
+    sources: list[list[str | None]] = field(default_factory=list)
 
 
 def table1_nq(rows: list[Row], published: Sequence[Published] = ()) -> Table:
@@ -50,19 +54,22 @@ def table1_nq(rows: list[Row], published: Sequence[Published] = ()) -> Table:
     ours_models = {r.model for r in rows if r.role != cells.ROLE_TEACHER}
     paper_models = {m for p in entries for m in p.models or ()}
     models = sorted(ours_models | paper_models)
-    teacher = teacher_row(rows)
+    teacher = teacher_for(rows, metrics.NQ_EM) or teacher_row(rows)
     table: list[list[str | float | None]] = []
     paper: list[list[PaperCell | None]] = []
     for label, role, data in TABLE1_ROWS:
         ours = [_value(_table1_run(rows, role, data, m), metrics.NQ_EM) for m in models]
         table.append([label, *ours])
         paper.append([None, *(_paper(entries, metrics.NQ_EM, role, m, data) for m in models)])
-    teacher_label = f"{teacher.model} (teacher row, entered)" if teacher else "teacher"
+    how = "measured" if teacher and teacher.source == MEASURED else "entered"
+    teacher_label = f"{teacher.model} (teacher row, {how})" if teacher else "teacher"
     table.append([teacher_label] + [_value(teacher, metrics.NQ_EM)] * len(models))
     teacher_paper = _paper(entries, metrics.NQ_EM, cells.ROLE_TEACHER, None, None)
     paper.append([None, *([teacher_paper] * len(models))])
+    sources: list[list[str | None]] = [[None] * (len(models) + 1) for _ in TABLE1_ROWS]
+    sources.append([None, *([source_of(teacher, metrics.NQ_EM)] * len(models))])
     title = f"Table 1: NQ ({_header(metrics.NQ_EM)}), ours and the paper's"
-    return Table(TABLE1, title, ["", *models], table, paper)
+    return Table(TABLE1, title, ["", *models], table, paper, sources=sources)
 
 
 def table2_style(rows: list[Row], published: Sequence[Published] = ()) -> Table:
@@ -71,36 +78,45 @@ def table2_style(rows: list[Row], published: Sequence[Published] = ()) -> Table:
     used: list[Published] = []
     table: list[list[str | float | None]] = []
     paper: list[list[PaperCell | None]] = []
+    sources: list[list[str | None]] = []
 
-    def add(label: str, row: Row | None, matches: list[Published]) -> None:
+    def add(label: str, row_of: dict[str, Row | None], matches: list[Published]) -> None:
+        """A row of the table; ``row_of``: the run each column's value comes from."""
         used.extend(matches)
-        table.append([label, *(_value(row, m) for m in STYLE)])
+        table.append([label, *(_value(row_of[m], m) for m in STYLE)])
         paper.append([None, *(_first(matches, m) for m in STYLE)])
+        sources.append([None, *(source_of(row_of[m], m) for m in STYLE)])
 
     by_size = sorted(rows, key=lambda r: (r.model, r.tokens or 0))
     for role in (cells.ROLE_BASE, cells.ROLE_IMITATION):
         for row in (r for r in by_size if r.role == role):
             matches = [p for p in entries if p.fits(role, row.model, row.data, row.budget)]
-            add(_label(row), row, matches)
+            add(_label(row), dict.fromkeys(STYLE, row), matches)
         for entry in (p for p in entries if p.row == role and p not in used):
-            add(f"{entry.label} (paper; not run here)", None, [entry])
+            add(f"{entry.label} (paper; not run here)", dict.fromkeys(STYLE), [entry])
     teacher_entries = [p for p in entries if p.row == cells.ROLE_TEACHER]
-    add("ChatGPT #2", teacher_row(rows), teacher_entries)
+    add("ChatGPT #2", {m: teacher_for(rows, m) for m in STYLE}, teacher_entries)
     columns = ["", *(_header(m) for m in STYLE)]
-    return Table(
-        TABLE2, "Table 2: style similarity to ChatGPT, ours and the paper's", columns, table, paper
-    )
+    title = "Table 2: style similarity to ChatGPT, ours and the paper's"
+    return Table(TABLE2, title, columns, table, paper, sources=sources)
 
 
 def gap_closure(rows: list[Row]) -> Table:
     """(imitation - base) / (teacher - base) per cell and metric: 0 = no gain, 1 = teacher reached."""
-    teacher = teacher_row(rows)
-    table = []
+    teachers = {m: teacher_for(rows, m) for m in GAP_METRICS}
+    table: list[list[str | float | None]] = []
+    sources: list[list[str | None]] = []
     for row in sorted(
         (r for r in rows if r.role == cells.ROLE_IMITATION), key=lambda r: (r.model, r.tokens or 0)
     ):
         base = base_row(rows, row.model)
-        table.append([_label(row)] + [closure(row, base, teacher, m) for m in GAP_METRICS])
+        values = [closure(row, base, teachers[m], m) for m in GAP_METRICS]
+        table.append([_label(row), *values])
+        used = (
+            source_of(teachers[m], m) if v is not None else None
+            for m, v in zip(GAP_METRICS, values, strict=True)
+        )
+        sources.append([None, *used])
     return Table(
         "gap_closure",
         "Gap closure: (imitation - base) / (teacher - base)",
@@ -108,6 +124,7 @@ def gap_closure(rows: list[Row]) -> Table:
         table,
         [[None] * (len(GAP_METRICS) + 1) for _ in table],  # the paper publishes no such numbers
         ("n/a", "needs the imitation, base and teacher values, teacher differing from base"),
+        sources,
     )
 
 

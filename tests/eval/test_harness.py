@@ -145,3 +145,37 @@ def _our_prompt(mmlu: Path, record: dict) -> str:
     dev = read_rows(mmlu / "dev" / f"{record['subject']}_dev.csv")
     row = read_rows(mmlu / "test" / f"{record['subject']}_test.csv")[record["index"]]
     return gen_prompt(dev, record["subject"], record["shots"]) + format_example(row, False)
+
+
+def test_lm_eval_over_an_endpoint_scores_as_on_the_held_model(tmp_path, tokenizer):
+    """The endpoint backend (lm-eval's OpenAI-compatible API) against the in-process reference."""
+    from imitate.llm.openai_client import OpenAIClient
+    from tests.eval.conftest import FIXTURES as EVAL_FIXTURES
+    from tests.eval.conftest import TOKENIZER_CACHE, tiny_llama
+    from tests.llm.loopback import LoopbackServer
+    from tests.llm.model_server import ModelCompletions
+
+    model = tiny_llama(len(tokenizer), seed=7)
+    subjects = ["anatomy", "high_school_mathematics"]
+    include = write_mmlu_tasks(tmp_path / "tasks", EVAL_FIXTURES / "mmlu", subjects)
+    task = LMEvalTask(
+        tasks=[f"hendrycks_{s}" for s in subjects], include_path=[str(include)], num_fewshot=2
+    )
+    local = task.run(HFClient(model, tokenizer))
+    with LoopbackServer(completion=ModelCompletions(model, tokenizer)) as server:
+        served = task.run(
+            OpenAIClient(
+                server.url,
+                model="tiny",
+                tokenizer=str(TOKENIZER_CACHE),
+                cache=None,
+                max_concurrency=2,
+                timeout_s=120.0,
+            )
+        )
+    assert served.metrics == pytest.approx(local.metrics, abs=1e-6)
+    for a, b in zip(served.records, local.records, strict=True):
+        assert a["prompt"] == b["prompt"]
+        assert [x[0] for x in a["response"]] == pytest.approx(
+            [x[0] for x in b["response"]], abs=1e-4
+        )

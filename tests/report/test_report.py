@@ -58,7 +58,7 @@ def test_series_vs_tokens_equal_the_mlflow_metrics(report, metric, figure) -> No
         for r in _mlflow_rows(client, parent, cells.ROLE_BASE)
     }
     references |= {  # the teacher's line where the reference has a score (Table 1's NQ)
-        r.data.tags["teacher"]: r.data.metrics[metric]
+        f"{r.data.tags['teacher']} (reference)": r.data.metrics[metric]
         for r in _mlflow_rows(client, parent, cells.ROLE_TEACHER)
         if metric in r.data.metrics
     }

@@ -139,8 +139,8 @@ def test_a_bad_paper_entry_is_refused_naming_the_entry(change, problem) -> None:
 def test_token_budget_is_read_from_the_grid_tag_or_the_param(tmp_path) -> None:
     from mlflow.tracking import MlflowClient
 
+    from imitate.redact import REDACTED
     from imitate.report.collect import collect_rows
-    from imitate.tracking.mlflow_run import REDACTED
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("budget", (tmp_path / "artifacts").as_uri())

@@ -1,0 +1,98 @@
+"""The pairwise judge: every (candidate, reference) pair asked in both orders through any `LLM`.
+
+Order ``candidate_first`` shows the candidate as answer A and the reference (the teacher) as B;
+``reference_first`` swaps them. Requests are built only from the pair and the config, so the same
+pairs give byte-identical requests and a caching client answers a rerun from its cache (resume).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from imitate.judge.outcomes import LOSS, TIE, WIN, pair_row
+from imitate.judge.verdicts import ERROR, VerdictParser
+from imitate.llm.base import LLM, GenerationRequest
+
+log = logging.getLogger(__name__)
+
+FIRST, SECOND = "first", "second"  # verdict outcomes: the answer shown first (A) or second (B)
+ORDERS = ("candidate_first", "reference_first")
+# What each shown-position verdict means for the candidate, per order.
+_OUTCOME = {
+    "candidate_first": {FIRST: WIN, SECOND: LOSS, TIE: TIE, ERROR: ERROR},
+    "reference_first": {FIRST: LOSS, SECOND: WIN, TIE: TIE, ERROR: ERROR},
+}
+_CHUNK = 64  # requests per generate call: progress in the log, a crash loses at most one chunk
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One prompt: the candidate's output and the reference (teacher) output to compare it with."""
+
+    id: str
+    instruction: str
+    candidate: str
+    reference: str
+
+
+class PairwiseJudge:
+    """Builds both-order requests from a prompt template, asks the LLM, parses the verdicts."""
+
+    def __init__(
+        self,
+        llm: LLM,
+        template: str,
+        labels: Mapping[str, str],
+        system: str | None = None,
+        marker: str | None = None,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+    ) -> None:
+        self.llm = llm
+        self.template = template
+        self.system = system
+        self.parser = VerdictParser(labels, marker) if marker else VerdictParser(labels)
+        unknown = set(self.parser.labels.values()) - {FIRST, SECOND, TIE}
+        if unknown:
+            raise ValueError(
+                f"judge labels map to {sorted(unknown)}; each label must map to first, second or tie"
+            )
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+
+    def request(self, pair: Pair, order: str) -> GenerationRequest:
+        """The judge request for one pair in one order (deterministic in pair, order and config)."""
+        a, b = (
+            (pair.candidate, pair.reference)
+            if order == "candidate_first"
+            else (pair.reference, pair.candidate)
+        )
+        user = self.template.format(question=pair.instruction, answer_a=a, answer_b=b)
+        messages = ([{"role": "system", "content": self.system}] if self.system else []) + [
+            {"role": "user", "content": user}
+        ]
+        return GenerationRequest(
+            messages=tuple(messages),
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+        )
+
+    def judge(self, pairs: Sequence[Pair]) -> list[dict]:
+        """One row per pair: both orders' replies and outcomes, and the combined outcomes."""
+        requests = [self.request(pair, order) for pair in pairs for order in ORDERS]
+        replies: list[str] = []
+        for start in range(0, len(requests), _CHUNK):
+            chunk = requests[start : start + _CHUNK]
+            replies.extend(texts[0] for texts in self.llm.generate(chunk))
+            log.info("judge: %d / %d judgements", len(replies), len(requests))
+        rows = []
+        for index, pair in enumerate(pairs):
+            first_reply, second_reply = replies[2 * index], replies[2 * index + 1]
+            outcomes = [
+                _OUTCOME[order][self.parser.parse(reply)]
+                for order, reply in zip(ORDERS, (first_reply, second_reply), strict=True)
+            ]
+            rows.append(pair_row(pair, outcomes, (first_reply, second_reply)))
+        return rows

@@ -1,0 +1,50 @@
+"""Authoritative tone as judged by an LLM (the paper: GPT-4), one request per output.
+
+The prompt and verdict format are data (``conf/style/llm_judge.yaml``); a reply without a verdict
+marker is None: counted and left out of STYLE_AUTHORITATIVE_JUDGE, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from imitate.judge.verdicts import DEFAULT_MARKER, ERROR, VerdictParser
+from imitate.llm.base import LLM, GenerationRequest
+from imitate.style.similarity import StylePair
+
+AUTHORITATIVE = "authoritative"
+
+
+def authoritative_request(pair: StylePair, cfg: Mapping) -> GenerationRequest:
+    """The tone-judge request for one output (deterministic in the output and the config)."""
+    user = cfg["template"].format(question=pair.prompt, answer=pair.output)
+    system = cfg.get("system")
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": user}
+    ]
+    return GenerationRequest(
+        messages=tuple(messages),
+        max_new_tokens=int(cfg.get("max_new_tokens", 128)),
+        temperature=float(cfg.get("temperature", 0.0)),
+    )
+
+
+def judge_authoritative(llm: LLM, pairs: Sequence[StylePair], cfg: Mapping) -> list[dict]:
+    """Per output: the judge's reply and True / False / None (unparseable) for authoritative."""
+    parser = VerdictParser(cfg["labels"], cfg.get("marker") or DEFAULT_MARKER)
+    if AUTHORITATIVE not in parser.labels.values():
+        raise ValueError(
+            f"style.authoritative.labels {dict(cfg['labels'])} map no label to {AUTHORITATIVE!r}"
+        )
+    replies = [texts[0] for texts in llm.generate([authoritative_request(p, cfg) for p in pairs])]
+    verdicts = []
+    for pair, reply in zip(pairs, replies, strict=True):
+        outcome = parser.parse(reply)
+        verdicts.append(
+            {
+                "id": pair.id,
+                "judge_reply": reply,
+                "authoritative": None if outcome == ERROR else outcome == AUTHORITATIVE,
+            }
+        )
+    return verdicts

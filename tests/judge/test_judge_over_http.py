@@ -1,0 +1,84 @@
+"""The judge through the real OpenAI-compatible client: a scripted loopback server and `transformers serve`."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from imitate import metrics
+from imitate.judge.outcomes import judge_metrics
+from imitate.judge.pairwise import Pair, PairwiseJudge
+from imitate.judge.verdicts import ERROR
+from imitate.llm import openai_client
+from tests.conftest import REPO
+from tests.llm.loopback import LoopbackServer
+from tests.llm.serve_process import ServeUnavailable, transformers_serve
+
+PAIRS = [
+    Pair("1", "Name a primary colour.", "Red.", "Blue is one."),
+    Pair("2", "What is 2 + 2?", "4", "Four."),
+]
+
+
+@pytest.fixture(scope="module")
+def served(smollm2_tokenizer, tmp_path_factory):
+    """(base_url, model dir) of `transformers serve` on the local SmolLM2 folder (the openai tests' helper)."""
+    model_dir = smollm2_tokenizer.name_or_path
+    try:
+        with transformers_serve(model_dir, tmp_path_factory.mktemp("serve")) as base_url:
+            yield base_url, model_dir
+    except ServeUnavailable as err:
+        pytest.skip(str(err))
+
+
+def judge_cfg(**overrides) -> dict:
+    return OmegaConf.to_container(OmegaConf.load(REPO / "conf/judge/pairwise.yaml")) | overrides
+
+
+def test_both_orders_go_over_http_and_a_rerun_is_answered_from_the_cache(tmp_path) -> None:
+    cache = tmp_path / "requests.sqlite"
+    with LoopbackServer() as server:
+        client = openai_client.OpenAIClient(server.url, "echo-model", cache=cache)
+        try:
+            rows = PairwiseJudge(client, **judge_cfg()).judge(PAIRS)
+        finally:
+            client.close()
+        asked = server.prompts()
+        assert len(asked) == 4
+        shown = {(a.split("[Reply A]\n")[1].split("\n")[0], a.split("[Reply B]\n")[1].split("\n")[0]) for a in asked}  # fmt: skip
+        # both orders of both pairs, in whatever order the concurrent requests arrived
+        assert shown == {("Red.", "Blue is one."), ("Blue is one.", "Red."), ("4", "Four."), ("Four.", "4")}  # fmt: skip
+        # the echo server repeats the prompt, whose last marker is the format's [[C]]: ties
+        assert [r["outcome"] for r in rows] == ["tie", "tie"]
+        assert judge_metrics(rows)[metrics.JUDGE_CONSISTENCY] == 1.0
+
+        rerun_client = openai_client.OpenAIClient(server.url, "echo-model", cache=cache)
+        try:
+            again = PairwiseJudge(rerun_client, **judge_cfg()).judge(PAIRS)
+            usage = rerun_client.usage_metrics()
+        finally:
+            rerun_client.close()
+        assert server.count == 4  # the resumed run sent nothing new
+        assert usage[metrics.LLM_CACHE_HITS] == 4 and again == rows
+
+
+@pytest.mark.slow  # starts `transformers serve` with SmolLM2-135M on CPU: ~1 min on 2 cores
+def test_judge_against_transformers_serve(served, tmp_path) -> None:
+    url, model_dir = served
+    client = openai_client.OpenAIClient(
+        url, model_dir, cache=tmp_path / "requests.sqlite", timeout_s=120
+    )
+    try:
+        rows = PairwiseJudge(client, **judge_cfg(max_new_tokens=24)).judge(PAIRS)
+        usage = client.usage_metrics()
+    finally:
+        client.close()
+    assert usage[metrics.LLM_REQUESTS] == 4  # both orders of both pairs went to the server
+    for row in rows:
+        assert row["candidate_first_reply"] and row["reference_first_reply"]  # real generations
+        outcomes = (row["candidate_first_outcome"], row["reference_first_outcome"])
+        assert set(outcomes) <= {"win", "tie", "loss", ERROR}
+        # a tiny model often gives no marker: such a pair is an error row, never a guessed verdict
+        assert (row["outcome"] == ERROR) == (ERROR in outcomes)
+    values = judge_metrics(rows)
+    assert 0.0 <= values[metrics.JUDGE_UNPARSEABLE] <= 1.0
