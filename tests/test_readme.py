@@ -27,6 +27,7 @@ HYDRA_ENTRIES = {
     "imitate": "train",
     "imitate.evaluate": "evaluate",
     "imitate.plan": "plan",
+    "imitate.generate": "generate",
 }
 ARGPARSE_ENTRIES = {"imitate.report", "imitate.rate"}
 CHECKED = ("train", "plan")  # the entry points that run check_values before anything else

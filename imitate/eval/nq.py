@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import random
-import re
-import string
 
 import numpy as np
 
 from imitate import metrics
 from imitate.data.jsonl import load_records
+from imitate.data.text_normalise import normalize_answer
 from imitate.eval.task_result import TaskResult
 from imitate.llm.base import LLM, GenerationRequest
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = set(string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """Lowercase, drop punctuation and articles, squeeze whitespace (SQuAD / NQ-open evaluation)."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def exact_match(prediction: str, gold_answers: list[str]) -> bool:
