@@ -12,7 +12,7 @@ import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from imitate.config_hints import run_with_hints
 from imitate.eval.results import log_results, log_task_info
@@ -40,7 +40,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     tags = mlflow_run.run_tags(dict(choices)) | evaluate_tags(cfg.get("role"), llm.name)
     logger = mlflow_run.mlflow_logger(cfg.tracking, cfg.run_name, tags)
     client, run_id = logger.experiment, logger.run_id
-    mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
+    assert run_id is not None, "reading logger.experiment starts the run"
+    mlflow_run.log_params(client, run_id, mlflow_run.resolved_dict(cfg))
     try:
         tasks = run_tasks(
             cfg.eval.tasks,

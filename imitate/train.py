@@ -10,7 +10,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
 from imitate import metrics
@@ -65,16 +65,17 @@ def run(cfg: DictConfig) -> float:
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     parameters = count_parameters(backbone_factory(device="meta"))  # a sweep cell's size tag
     tags = mlflow_run.run_tags(dict(choices)) | cells.cell_tags(cfg, dict(choices), parameters)
-    continued = resume and resume.mlflow_run_id  # a resumed job continues its MLflow run
+    continued = resume.mlflow_run_id if resume else None  # a resumed job continues its run
     logger = mlflow_run.rank_zero_mlflow_logger(cfg.tracking, cfg.run_name, tags, continued)
     client, run_id = logger.experiment, logger.run_id
     if resume is None:  # a resumed run holds its params already (MLflow refuses changed values)
-        mlflow_run.log_params(client, run_id, OmegaConf.to_container(cfg, resolve=True))
+        mlflow_run.log_params(client, run_id, mlflow_run.resolved_dict(cfg))
         mlflow_run.log_config_artifacts(client, run_id, cfg, _hydra_dir(output_dir))
 
+    rank = rank_zero_only.rank  # type: ignore[attr-defined]  # set by Lightning, undeclared
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
-        logger=logger if rank_zero_only.rank == 0 else False,  # one MLflow writer
+        logger=logger if rank == 0 else False,  # one MLflow writer
         default_root_dir=str(output_dir),
         **checkpoints.trainer_arguments(checkpointing),
     )
@@ -89,7 +90,7 @@ def run(cfg: DictConfig) -> float:
     pl.seed_everything(cfg.seed, workers=True)
     if cfg.train:  # false: a base-model reference row, evaluated as it is
         # The datamodule, not its loaders: fit builds them once it knows the data-parallel ranks.
-        trainer.fit(lm, datamodule=datamodule, ckpt_path=resume and resume.path)
+        trainer.fit(lm, datamodule=datamodule, ckpt_path=resume.path if resume else None)
         checkpoints.save_final(trainer, checkpointing)
 
     results = evaluate(cfg.eval, trainer, lm, tokenizer, chat_format, datamodule, client, run_id)
@@ -128,8 +129,8 @@ def evaluate(
         metrics.HELDOUT_LOSS: float(validated[metrics.VAL_LOSS]),
         metrics.HELDOUT_PERPLEXITY: float(validated[metrics.VAL_PERPLEXITY]),
     }
-    stop_at_end_of_reply(lm.model, ConversationEncoder(tokenizer, chat_format))
-    llm = HFClient(lm.model, tokenizer, **eval_cfg.client)
+    stop_at_end_of_reply(lm.backbone, ConversationEncoder(tokenizer, chat_format))
+    llm = HFClient(lm.backbone, tokenizer, **eval_cfg.client)
     heldout = datamodule.heldout[: eval_cfg.generations.num_prompts]
     rows = generate_replies(llm, heldout, eval_cfg.generations.max_new_tokens)
     if rows:
@@ -160,7 +161,7 @@ def stop_at_end_of_reply(model, encoder: ConversationEncoder) -> None:
 
 
 def save_model(lm: ImitationLM, tokenizer, model_dir: Path) -> Path:
-    return checkpoints.save_pretrained(lm.model, tokenizer, model_dir)  # gathers FSDP shards
+    return checkpoints.save_pretrained(lm.backbone, tokenizer, model_dir)  # gathers FSDP shards
 
 
 def _hydra_dir(output_dir: Path) -> Path | None:

@@ -10,8 +10,9 @@ import hashlib
 import logging
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from imitate.data.conversations import ASSISTANT, ROLES, USER
 from imitate.data.html_markdown import html_to_markdown, looks_rendered
@@ -65,7 +66,7 @@ def clean(conversations: list[dict], cfg: Mapping | CleanConfig, report: DataRep
     cfg = CleanConfig.from_mapping(cfg)
     check_shape(conversations)
     report.count("clean_input_conversations", len(conversations))
-    steps = [
+    steps: list[tuple[bool, Callable[..., list[dict]], dict[str, Any]]] = [
         (cfg.html_to_markdown, convert_rendered_html, {}),
         (cfg.drop_empty_turns, drop_empty_turns, {}),
         (cfg.trim_to_last_assistant, trim_to_last_assistant, {}),

@@ -261,7 +261,7 @@ def _top_per_row(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, k: int)
     return rows[top], cols[top], values[top], rank[top]
 
 
-def _merge_pairs(*pair_sets) -> tuple[np.ndarray, ...]:
+def _merge_pairs(*pair_sets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Union of (row, col, value) sets, row-major; a pair found by both passes is kept once."""
     rows, cols, values = (np.concatenate(parts) for parts in zip(*pair_sets, strict=True))
     keys = rows.astype(np.int64) * (int(cols.max(initial=0)) + 1) + cols

@@ -116,7 +116,9 @@ def _mix(
     return seeded_mixture(per_source, weights, seed)
 
 
-def _encode(encoder: ConversationEncoder, conversations: list[dict], max_tokens: int | None):
+def _encode(
+    encoder: ConversationEncoder, conversations: list[dict], max_tokens: int | None
+) -> tuple[TokenStream, dict[str, dict[str, int]]]:
     """Encode in chunks until the budget is full; per-source token counts of what was used."""
     stream = TokenStream(max_tokens)
     for start in range(0, len(conversations), _ENCODE_CHUNK):
@@ -151,7 +153,7 @@ def _check_budget(
 
 def _heldout_prompts(conversations: list[dict], count: int) -> list[dict]:
     """Dialogues up to the first teacher reply that answers a user turn, with that reply."""
-    prompts = []
+    prompts: list[dict] = []
     for conversation in conversations:
         turns = conversation["turns"]
         replies = [

@@ -116,16 +116,17 @@ class HumanEvalTask:
         self.n_samples, self.ks, self.temperature = n_samples, list(ks), temperature
         self.max_new_tokens = max_new_tokens
         self.stop_sequences = list(stop_sequences)
-        self.sandbox_options = {
-            "limits": SandboxLimits(**(limits or {})),
-            "workers": workers,
-            "allow_unisolated": allow_unisolated,
-        }
+        self.sandbox_limits = SandboxLimits(**(limits or {}))
+        self.sandbox_workers, self.allow_unisolated = workers, allow_unisolated
 
     def run(self, llm: LLM) -> TaskResult:
         problems = load_problems(self.data, self.limit)
         # Built before generating, so a host without namespaces fails in seconds, not hours.
-        sandbox = Sandbox(**self.sandbox_options)
+        sandbox = Sandbox(
+            self.sandbox_limits,
+            workers=self.sandbox_workers,
+            allow_unisolated=self.allow_unisolated,
+        )
         texts = llm.generate(
             [
                 GenerationRequest(

@@ -42,7 +42,8 @@ def run_tasks(tasks_cfg: DictConfig, llm: LLM, *, output_dir: Path, cache_dir: P
     cache = ResultCache(cache_dir)
     fingerprint = llm.fingerprint()
     run = TaskRun()
-    for name, task_cfg in tasks_cfg.items():
+    for config_key, task_cfg in tasks_cfg.items():
+        name = str(config_key)
         key = task_key(fingerprint, task_cfg)
         result = cache.get(key)
         if result is None:
@@ -51,7 +52,7 @@ def run_tasks(tasks_cfg: DictConfig, llm: LLM, *, output_dir: Path, cache_dir: P
                 result = instantiate(task_cfg, _convert_="all").run(llm)
             except LogprobsUnavailable as refusal:
                 log.error("eval task %s refused on %s: %s", name, llm.name, refusal)
-                run.refused[str(name)] = str(refusal)
+                run.refused[name] = str(refusal)
                 continue
             log.info("eval task %s took %.1f s", name, time.perf_counter() - started)
             cache.put(key, result)
@@ -59,9 +60,9 @@ def run_tasks(tasks_cfg: DictConfig, llm: LLM, *, output_dir: Path, cache_dir: P
             log.info("eval task %s: cached result %s", name, key[:12])
         write_task_json(Path(output_dir) / "eval" / f"{name}.json", result)
         run.metrics |= result.metrics
-        run.records[str(name)] = result.records
+        run.records[name] = result.records
         if result.info:
-            run.info[str(name)] = result.info
+            run.info[name] = result.info
     return run
 
 

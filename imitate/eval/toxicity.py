@@ -7,6 +7,7 @@ import os
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -66,7 +67,8 @@ def hf_classifier_scorer(model_id: str, toxic_label: str = "toxic") -> Scorer:
     classify = pipeline("text-classification", model=model_id, top_k=None, truncation=True)
 
     def score(texts: Sequence[str]) -> list[float]:
-        results = classify(list(texts))
+        # top_k=None gives every label per text: a list of lists (typed as one text's labels)
+        results = cast(list[list[dict]], classify(list(texts)))
         return [_label_score(labels, toxic_label, model_id) for labels in results]
 
     return score

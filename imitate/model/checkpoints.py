@@ -15,6 +15,7 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.distributed as dist
@@ -146,7 +147,10 @@ def _stored_run_id(path: Path) -> str | None:
 
 def _step_of(path: Path) -> int:
     """N of ``step=N.ckpt`` (or of Lightning's ``step=N-v1.ckpt`` for a second save of step N)."""
-    return int(_STEP_NAME.match(path.name).group(1))
+    match = _STEP_NAME.match(path.name)
+    if match is None:
+        raise ValueError(f"checkpoint {path}: name is not step=N.ckpt")
+    return int(match.group(1))
 
 
 def full_state_dict(model: PreTrainedModel) -> dict[str, torch.Tensor]:
@@ -156,7 +160,8 @@ def full_state_dict(model: PreTrainedModel) -> dict[str, torch.Tensor]:
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
     options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_model_state_dict(model, options=options)  # filled on rank 0 only
+    state = get_model_state_dict(model, options=options)  # filled on rank 0 only
+    return cast(dict[str, torch.Tensor], state)  # a model's state is all tensors (typed wider)
 
 
 def save_pretrained(model: PreTrainedModel, tokenizer, out_dir: Path) -> Path:

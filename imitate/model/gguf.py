@@ -32,7 +32,7 @@ def packaged_gguf(distribution: str) -> Path:
     ggufs = [f for f in dist.files or [] if str(f).endswith(".gguf")]
     if not ggufs:
         raise FileNotFoundError(f"package {distribution!r} is installed but holds no .gguf file")
-    return Path(dist.locate_file(ggufs[0])).resolve()
+    return Path(str(dist.locate_file(ggufs[0]))).resolve()  # typed as a SimplePath
 
 
 def converted_dir(gguf_path: Path, cache_dir: str | Path) -> Path:

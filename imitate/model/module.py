@@ -57,15 +57,24 @@ class ImitationLM(pl.LightningModule):
         self._seq_len = 0
         self._throughput_since: tuple[float, int] = (time.perf_counter(), 0)  # (time, tokens seen)
 
+    @property
+    def backbone(self) -> PreTrainedModel:
+        """The backbone, once ``configure_model`` has built it (Lightning calls it before a loop)."""
+        if self.model is None:
+            raise RuntimeError("ImitationLM: no backbone yet; configure_model() builds it")
+        return self.model
+
     def configure_model(self) -> None:
         if self.model is not None:
             return
         strategy = self._trainer.strategy if self._trainer is not None else None
         if isinstance(strategy, ModelParallelStrategy):
+            mesh = self.device_mesh
+            assert mesh is not None, "ModelParallelStrategy sets the mesh before configure_model"
             self.model = parallel.build_sharded(
                 self.backbone_factory,
                 parallel.pretrained_dir(self.weights, self.weights_cache_dir),
-                self.device_mesh["data_parallel"],
+                mesh["data_parallel"],
                 self.parallel_config,
                 strategy.root_device,
                 self.vocab_size,
@@ -77,10 +86,10 @@ class ImitationLM(pl.LightningModule):
             self._train_loss = SupervisedProjection(self.model).loss
 
     def forward(self, batch: dict[str, torch.Tensor]):
-        return full_logits_output(self.model, batch)
+        return full_logits_output(self.backbone, batch)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._train_loss(self.model, batch)
+        loss = self._train_loss(self.backbone, batch)
         self._step_losses.append(loss.detach())
         self._step_tokens.append(batch["attention_mask"].sum())  # a tensor: no device sync here
         self._seq_len = batch["input_ids"].shape[1]
@@ -143,7 +152,7 @@ class ImitationLM(pl.LightningModule):
         if accelerator is None:
             return  # CPUs and unknown GPUs: no honest peak to divide by
         if self.flops_per_token is None:
-            self.flops_per_token = flops.flops_per_token(self.model, seq_len)
+            self.flops_per_token = flops.flops_per_token(self.backbone, seq_len)
         self.log(
             flops.MFU, flops.mfu(per_device, self.flops_per_token, accelerator.peak_bf16_flops)
         )
@@ -152,7 +161,7 @@ class ImitationLM(pl.LightningModule):
         return max(1, int(self.trainer.estimated_stepping_batches))
 
     def configure_optimizers(self):
-        optimizer = build_optimizer(self.model.parameters(), self.optim_config)
+        optimizer = build_optimizer(self.backbone.parameters(), self.optim_config)
         # Asked lazily: estimated_stepping_batches builds the train loader, and building it here,
         # before a checkpoint is restored, would make Lightning skip the loader's saved position.
         scheduler = build_scheduler(optimizer, self.optim_config, self._total_steps)

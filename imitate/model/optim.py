@@ -32,7 +32,9 @@ class OptimConfig:
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"optim.schedule={self.schedule!r}; valid: {', '.join(SCHEDULES)}")
-        self.betas = tuple(self.betas)
+        if len(self.betas) != 2:
+            raise ValueError(f"optim.betas={list(self.betas)}; valid: two numbers (beta1, beta2)")
+        self.betas = (self.betas[0], self.betas[1])  # a YAML list arrives as a list
 
 
 class ParamScaledAdamW(torch.optim.Optimizer):
@@ -61,10 +63,10 @@ class ParamScaledAdamW(torch.optim.Optimizer):
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is not None:
-                    self._update(param, group)
+                    self._update(param, param.grad, group)
         return loss
 
-    def _update(self, param: torch.Tensor, group: dict) -> None:
+    def _update(self, param: torch.Tensor, grad: torch.Tensor, group: dict) -> None:
         state = self.state[param]
         if not state:
             state["step"] = 0
@@ -72,7 +74,7 @@ class ParamScaledAdamW(torch.optim.Optimizer):
             state["exp_avg_sq"] = torch.zeros_like(param, dtype=torch.float32)
         beta1, beta2 = group["betas"]
         state["step"] += 1
-        grad = param.grad.float()
+        grad = grad.float()
         state["exp_avg"].lerp_(grad, 1 - beta1)
         state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         m_hat = state["exp_avg"] / (1 - beta1 ** state["step"])

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 from accelerate import init_empty_weights
@@ -20,7 +21,12 @@ from pytorch_lightning.strategies import ModelParallelStrategy
 from torch import nn
 from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
 from torch.distributed.device_mesh import DeviceMesh
-from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
+from torch.distributed.fsdp import (
+    CPUOffloadPolicy,
+    MixedPrecisionPolicy,
+    OffloadPolicy,
+    fully_shard,
+)
 from torch.distributed.tensor import DTensor, distribute_tensor
 from transformers import PreTrainedModel
 
@@ -102,7 +108,7 @@ def build_sharded(
     else:
         model = resized(factory(), vocab_size)
     # Sharded master weights stay fp32; parallel.param_dtype is what is gathered and computed in.
-    model.to(torch.float32)
+    model.to(torch.float32)  # type: ignore[arg-type]  # transformers' @wraps(Module.to) hides self
     shard(model, mesh, config)
     if config.meta_init:
         materialise(model, device, Path(weights_dir) if weights_dir else None)
@@ -128,15 +134,17 @@ def resized(model: PreTrainedModel, vocab_size: int | None) -> PreTrainedModel:
     when weights are loaded shard by shard), so every strategy starts from the same weights (HF's
     own mean resizing samples them at random).
     """
-    known = model.get_input_embeddings().num_embeddings
+    known = cast(nn.Embedding, model.get_input_embeddings()).num_embeddings  # typed as a Module
     if not vocab_size or known >= vocab_size:
         return model
     model.resize_token_embeddings(vocab_size, mean_resizing=False)
     heads = {id(m): m for m in (model.get_input_embeddings(), model.get_output_embeddings()) if m}
     with torch.no_grad():
         for head in heads.values():
-            if not head.weight.is_meta:
-                head.weight[known:] = _mean_row(head.weight[:known])
+            weight = head.weight
+            assert isinstance(weight, torch.Tensor), f"{type(head).__name__}.weight is a tensor"
+            if not weight.is_meta:
+                weight[known:] = _mean_row(weight[:known])
     return model
 
 
@@ -159,15 +167,15 @@ def decoder_block_classes(model: PreTrainedModel) -> tuple[type[nn.Module], ...]
 
 def shard(model: PreTrainedModel, mesh: DeviceMesh, config: ParallelConfig) -> PreTrainedModel:
     """Activation checkpointing and ``fully_shard`` on every decoder block, then on the root."""
-    policy = {
-        "mp_policy": MixedPrecisionPolicy(
-            param_dtype=dtype_named(config.param_dtype, "parallel.param_dtype"),
-            reduce_dtype=dtype_named(config.reduce_dtype, "parallel.reduce_dtype"),
-        ),
-        "mesh": mesh,
-    }
-    if config.cpu_offload:
-        policy["offload_policy"] = CPUOffloadPolicy()
+    mp_policy = MixedPrecisionPolicy(
+        param_dtype=dtype_named(config.param_dtype, "parallel.param_dtype"),
+        reduce_dtype=dtype_named(config.reduce_dtype, "parallel.reduce_dtype"),
+    )
+    offload_policy = CPUOffloadPolicy() if config.cpu_offload else OffloadPolicy()  # the default
+
+    def shard_one(module: nn.Module) -> None:
+        fully_shard(module, mesh=mesh, mp_policy=mp_policy, offload_policy=offload_policy)
+
     block_classes = decoder_block_classes(model)
     for parent in list(model.modules()):
         for name, child in parent.named_children():
@@ -175,8 +183,8 @@ def shard(model: PreTrainedModel, mesh: DeviceMesh, config: ParallelConfig) -> P
                 if config.activation_checkpointing:
                     child = checkpoint_wrapper(child)
                     parent.register_module(name, child)
-                fully_shard(child, **policy)
-    fully_shard(model, **policy)
+                shard_one(child)
+    shard_one(model)
     return model
 
 
@@ -208,7 +216,7 @@ def load_sharded(model: PreTrainedModel, weights_dir: Path) -> None:
     files = sorted(Path(weights_dir).glob("*.safetensors"))
     if not files:
         raise FileNotFoundError(f"no *.safetensors in {weights_dir}; save it with save_pretrained")
-    where = {}
+    where: dict[str, Path] = {}
     for file in files:
         with safe_open(str(file), framework="pt") as handle:
             where |= {key: file for key in handle.keys()}  # noqa: SIM118 (not a dict)

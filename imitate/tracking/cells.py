@@ -45,8 +45,10 @@ def config_hash(cfg: DictConfig) -> str:
 
 def _hashed_content(cfg: DictConfig) -> dict:
     raw = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(raw, dict), "a DictConfig converts to a dict"
     kept = {k: v for k, v in raw.items() if k not in RUN_SPECIFIC} | FOLDER_PLACEHOLDERS
     content = OmegaConf.to_container(OmegaConf.create(kept), resolve=True)
+    assert isinstance(content, dict), "a DictConfig converts to a dict"
     if not content.get("train", True):
         for key in TRAINING_ONLY:
             content.pop(key, None)

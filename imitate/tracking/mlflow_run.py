@@ -23,6 +23,7 @@ from pytorch_lightning.loggers import MLFlowLogger
 from pytorch_lightning.loggers.logger import DummyLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from imitate.redact import REDACTED as REDACTED  # re-exported: imitate.report.collect reads it here
 from imitate.redact import redact, secret_values
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def rank_zero_mlflow_logger(
 
     Only one process may talk to MLflow: ranks creating a sqlite store at once race on its schema.
     """
-    if rank_zero_only.rank != 0:
+    if rank_zero_only.rank != 0:  # type: ignore[attr-defined]  # set by Lightning, undeclared
         return DummyLogger()
     return mlflow_logger(tracking, run_name, tags, run_id)
 
@@ -118,6 +119,13 @@ def _flatten(config: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield from _flatten(value, f"{prefix}{key}.")
 
 
+def resolved_dict(cfg: DictConfig) -> dict:
+    """The config as plain dicts and lists, interpolations resolved."""
+    content = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(content, dict), "a DictConfig converts to a dict"
+    return content
+
+
 def log_params(client: MlflowClient, run_id: str, resolved: dict) -> int:
     params = [Param(key, value) for key, value in flatten_params(resolved)]
     for start in range(0, len(params), _PARAMS_PER_BATCH):
@@ -137,7 +145,7 @@ def log_config_artifacts(
     client: MlflowClient, run_id: str, cfg: DictConfig, hydra_dir: Path | None
 ) -> None:
     """The resolved YAML and Hydra's own record of the overrides, secrets redacted in each."""
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = resolved_dict(cfg)
     known = secret_values(resolved)
     client.log_text(run_id, OmegaConf.to_yaml(redact(resolved)), "config/resolved.yaml")
     if hydra_dir is not None and hydra_dir.is_dir():

@@ -80,6 +80,7 @@ class SweepTracker(Callback):
         else:
             run = cells.latest_child(self.client, self.experiment_id, self.parent, self._digest)
             self._add_row(cell, cells.ROLE_IMITATION, "FINISHED", run and run.info.run_id)
+        assert job_return.cfg is not None, "Hydra's run_job sets the job's config"
         self._base_row(config, job_return.cfg)
         log_status(self.client, self.parent, self.rows)
 
@@ -144,6 +145,7 @@ class SweepTracker(Callback):
 
     def _failed_child(self, cfg: DictConfig, config: DictConfig, error: BaseException) -> str:
         digest = cells.config_hash(cfg)
+        assert self.parent is not None, "called from on_job_end, which needs the parent"
         run = cells.latest_child(self.client, self.experiment_id, self.parent, digest)
         if run is None or run.info.start_time < self._started_ms():
             choices = dict(config.hydra.runtime.choices) if "hydra" in config else {}
@@ -178,6 +180,7 @@ class SweepTracker(Callback):
             run_id = self._mark_failed(base, config, error)
             self._add_row(model, cells.ROLE_BASE, "FAILED", run_id, error)
             return
+        assert self.parent is not None, "called from on_job_end, which needs the parent"
         run = cells.latest_child(self.client, self.experiment_id, self.parent, digest)
         self._add_row(model, cells.ROLE_BASE, "FINISHED", run and run.info.run_id)
 
