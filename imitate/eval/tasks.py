@@ -39,9 +39,11 @@ def run_tasks(tasks_cfg: DictConfig, llm: LLM, *, output_dir: Path, cache_dir: P
     every task's results also land in `output_dir/eval/<task>.json`. A task the backend cannot
     run (MMLU on an endpoint without log-probs) is refused with its reason; the others still run.
     """
+    run = TaskRun()
+    if not tasks_cfg:
+        return run  # nothing to key: hashing a sharded model's weights would gather them for naught
     cache = ResultCache(cache_dir)
     fingerprint = llm.fingerprint()
-    run = TaskRun()
     for config_key, task_cfg in tasks_cfg.items():
         name = str(config_key)
         key = task_key(fingerprint, task_cfg)

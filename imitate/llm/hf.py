@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from torch.distributed.tensor import DTensor
 
 from imitate.llm.base import GenerationRequest, cut_at_stop
 from imitate.llm.hf_batching import (
@@ -129,9 +130,15 @@ class HFClient:
 
 @torch.no_grad()
 def weights_fingerprint(model: torch.nn.Module) -> str:
-    """sha256 of every parameter and buffer: identical weights give the same key, wherever they came from."""
+    """sha256 of every parameter and buffer: identical weights give the same key, wherever they came from.
+
+    Under FSDP the weights are DTensor shards: each is gathered (every rank walks the same sorted
+    names, so the collectives line up) and the key is the same as for the unsharded model.
+    """
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
+        if isinstance(tensor, DTensor):
+            tensor = tensor.full_tensor()
         digest.update(name.encode())
         digest.update(str(tensor.dtype).encode())
         digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())

@@ -7,6 +7,7 @@ each) are what ``imitate.report`` prints as "paper" beside our value of the same
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +52,8 @@ class Published:
 
 def load_reference(name_or_path: str = DEFAULT_REFERENCE) -> DictConfig:
     """A reference file: a YAML path, or the name of a shipped one in conf/reference/."""
-    from imitate import conf
-
-    shipped = Path(conf.__file__).parent / "reference"
+    # conf/ installs as the package imitate.conf (pyproject's package-dir), wherever it lands.
+    shipped = Path(str(importlib.resources.files("imitate.conf") / "reference"))
     path = Path(name_or_path).expanduser()
     if not path.is_file():
         path = shipped / f"{name_or_path}.yaml"
