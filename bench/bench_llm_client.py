@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the loopback server and serve helper live beside the tests
 
+from imitate.data.paths import shared_data_dir  # noqa: E402
 from imitate.llm.base import GenerationRequest  # noqa: E402
 from imitate.llm.openai_client import OpenAIClient  # noqa: E402
 from imitate.metrics import LLM_OUTPUT_TOKENS  # noqa: E402
@@ -104,9 +105,7 @@ def cached_rerun(count: int) -> dict:
 def nq_prompts(count: int) -> list[str]:
     """`count` distinct NQ-open dev questions in the NQ task's format (the fixture, numbered, without
     ../shared/data): distinct, because the client sends each distinct request once."""
-    from imitate.eval.paths import SHARED_DATA
-
-    dev = SHARED_DATA / "nq_open" / "NQ-open.dev.jsonl"
+    dev = shared_data_dir() / "nq_open" / "NQ-open.dev.jsonl"
     lines = (dev if dev.is_file() else NQ_FIXTURE).read_text().splitlines()
     questions = [json.loads(lines[i % len(lines)])["question"] for i in range(count)]
     if len(lines) < count:
