@@ -8,7 +8,7 @@ from hydra.utils import instantiate
 
 from imitate.data.paths import resolve_data_path
 from imitate.data.report import DataReport
-from imitate.llm.base import LLM, GenerationRequest
+from imitate.llm.base import LLM, GenerationRequest, user_turn
 from imitate.style.prompt_sets import OUTPUT_READERS, PromptItem, normalise_text, reply_lookup
 
 
@@ -64,7 +64,7 @@ def generate_outputs(llm: LLM, items: Sequence[PromptItem], cfg: Mapping) -> lis
     """Greedy single-turn replies to each prompt (deterministic requests: a cached client resumes)."""
     requests = [
         GenerationRequest(
-            messages=({"role": "user", "content": item.prompt},),
+            messages=user_turn(item.prompt),
             max_new_tokens=int(cfg.get("max_new_tokens", 512)),
             temperature=0.0,
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from imitate.judge.outcomes import LOSS, TIE, WIN, pair_row
 from imitate.judge.verdicts import ERROR, VerdictParser
-from imitate.llm.base import LLM, GenerationRequest
+from imitate.llm.base import LLM, GenerationRequest, user_turn
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,8 @@ class PairwiseJudge:
             else (pair.reference, pair.candidate)
         )
         user = self.template.format(question=pair.instruction, answer_a=a, answer_b=b)
-        messages = ([{"role": "system", "content": self.system}] if self.system else []) + [
-            {"role": "user", "content": user}
-        ]
         return GenerationRequest(
-            messages=tuple(messages),
+            messages=user_turn(user, self.system),
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
         )

@@ -73,6 +73,12 @@ class BudgetExceeded(RuntimeError):
     """The next request would pass `max_cost_usd`; everything finished before it is kept (cached)."""
 
 
+def user_turn(content: str, system: str | None = None) -> tuple[dict[str, str], ...]:
+    """Chat messages for one question: the user's turn, after a system prompt when there is one."""
+    head = ({"role": "system", "content": system},) if system else ()
+    return (*head, {"role": "user", "content": content})
+
+
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     """`text` up to (not including) the earliest of the stop sequences."""
     cut = len(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from imitate.judge.verdicts import DEFAULT_MARKER, ERROR, VerdictParser
-from imitate.llm.base import LLM, GenerationRequest
+from imitate.llm.base import LLM, GenerationRequest, user_turn
 from imitate.style.similarity import StylePair
 
 AUTHORITATIVE = "authoritative"
@@ -18,12 +18,8 @@ AUTHORITATIVE = "authoritative"
 def authoritative_request(pair: StylePair, cfg: Mapping) -> GenerationRequest:
     """The tone-judge request for one output (deterministic in the output and the config)."""
     user = cfg["template"].format(question=pair.prompt, answer=pair.output)
-    system = cfg.get("system")
-    messages = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": user}
-    ]
     return GenerationRequest(
-        messages=tuple(messages),
+        messages=user_turn(user, cfg.get("system")),
         max_new_tokens=int(cfg.get("max_new_tokens", 128)),
         temperature=float(cfg.get("temperature", 0.0)),
     )

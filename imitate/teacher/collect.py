@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from imitate.data.paths import resolve_data_path
-from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest
+from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest, user_turn
 from imitate.teacher.prompt_file import PROMPTS_KEY, FieldMap, PromptRow, read_prompt_rows
 from imitate.teacher.store import ResumableOutput
 from imitate.teacher.tally import add_usage
@@ -55,10 +55,8 @@ class CollectJob:
         self.rows = read_prompt_rows(self.prompts_file, self.fields, file_format)
 
     def request(self, row: PromptRow) -> GenerationRequest:
-        system = row.system or self.system_prompt
-        messages = [{"role": "system", "content": system}] if system else []
         return GenerationRequest(
-            messages=(*messages, {"role": "user", "content": row.prompt}),
+            messages=user_turn(row.prompt, row.system or self.system_prompt),
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
         )

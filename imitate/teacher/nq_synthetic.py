@@ -25,7 +25,7 @@ from pathlib import Path
 from imitate.data.jsonl import read_jsonl
 from imitate.data.leakage import load_eval_prompts
 from imitate.data.paths import resolve_data_path
-from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest, stable_hash
+from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest, stable_hash, user_turn
 from imitate.teacher.question_filter import QuestionFilter
 from imitate.teacher.replies import parse_pairs
 from imitate.teacher.store import ResumableOutput
@@ -108,9 +108,8 @@ class NQSyntheticJob:
         shown = random.Random(f"{self.seed}:{index}").sample(self.seeds, self.shown)
         examples = "\n".join(self.prompt.example.format(**pair) for pair in shown)
         text = self.prompt.template.format(examples=examples, n_new=self.pairs_per_request)
-        system = [{"role": "system", "content": self.prompt.system}] if self.prompt.system else []
         return GenerationRequest(
-            messages=(*system, {"role": "user", "content": text}),
+            messages=user_turn(text, self.prompt.system),
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
         )
