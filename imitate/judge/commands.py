@@ -48,6 +48,15 @@ def build_judge(cfg: DictConfig) -> PairwiseJudge:
     return PairwiseJudge(judge_llm(cfg), **plain(cfg.judge))
 
 
+def run_judge(cfg: DictConfig, pairs: list[Pair]) -> tuple[PairwiseJudge, list[dict], dict]:
+    """Judge every pair in both orders; the judge, its rows and what its client spent."""
+    judge = build_judge(cfg)
+    try:
+        return judge, judge.judge(pairs), judge.llm.usage_metrics()
+    finally:
+        release(judge.llm)
+
+
 def load_items(cfg: DictConfig, report: DataReport):
     prompts = plain(cfg.prompts)
     return filter_prompts(build_prompt_set(prompts, report), cfg.filters, report)
@@ -70,12 +79,9 @@ def compare(cfg: DictConfig) -> dict[str, float]:
     """Judge the candidate's outputs against the teacher's over the prompt set, both orders."""
     report = DataReport()
     paired = candidate_outputs(load_items(cfg, report), cfg.candidate, report)
-    judge = build_judge(cfg)
-    try:
-        rows = judge.judge([Pair(i.id, i.prompt, output, i.reference) for i, output in paired])
-        usage = judge.llm.usage_metrics()
-    finally:
-        release(judge.llm)
+    judge, rows, usage = run_judge(
+        cfg, [Pair(i.id, i.prompt, output, i.reference) for i, output in paired]
+    )
     values = judge_metrics(rows)
     lc = lc_from_rows(rows)
     if lc is not None:
@@ -153,12 +159,7 @@ def calibrate(cfg: DictConfig) -> dict[str, float]:
     pairs = calibration.read_labelled_pairs(cfg.calibration.pairs, report)
     if cfg.calibration.limit:
         pairs = pairs[: int(cfg.calibration.limit)]
-    judge = build_judge(cfg)
-    try:
-        rows = judge.judge(calibration.as_judge_pairs(pairs))
-        usage = judge.llm.usage_metrics()
-    finally:
-        release(judge.llm)
+    judge, rows, usage = run_judge(cfg, calibration.as_judge_pairs(pairs))
     judged = {
         f"judge {judge.llm.name} (both orders)": [calibration.label_of_outcome(r["outcome"]) for r in rows],
         f"judge {judge.llm.name} (conservative)": [calibration.label_of_outcome(r["conservative_outcome"]) for r in rows],
@@ -183,12 +184,7 @@ def human_agreement(cfg: DictConfig) -> dict[str, float]:
     if not cfg.human_export:
         raise ValueError("agreement needs human_export=<the rating app's judge_pairs.jsonl>")
     export = agreement.read_human_export(cfg.human_export)
-    judge = build_judge(cfg)
-    try:
-        rows = judge.judge(agreement.pairs_of_export(export))
-        usage = judge.llm.usage_metrics()
-    finally:
-        release(judge.llm)
+    judge, rows, usage = run_judge(cfg, agreement.pairs_of_export(export))
     result = agreement.human_judge_agreement(agreement.agreement_rows(export, rows))
     print("\n".join(f"{k} = {v}" for k, v in result.items()))
     headline = {
