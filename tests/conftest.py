@@ -39,3 +39,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set IMITATE_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def served(smollm2_tokenizer, tmp_path_factory):
+    """(base_url, model dir) of a real `transformers serve` on the local SmolLM2 folder, per module.
+
+    The LLM client, judge and teacher tests all talk to it; skips where the server cannot start.
+    """
+    from tests.llm.serve_process import ServeUnavailable, transformers_serve
+
+    model_dir = smollm2_tokenizer.name_or_path
+    try:
+        with transformers_serve(model_dir, tmp_path_factory.mktemp("serve")) as base_url:
+            yield base_url, model_dir
+    except ServeUnavailable as err:
+        pytest.skip(str(err))

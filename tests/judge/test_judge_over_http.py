@@ -12,23 +12,11 @@ from imitate.judge.verdicts import ERROR
 from imitate.llm import openai_client
 from tests.conftest import REPO
 from tests.llm.loopback import LoopbackServer
-from tests.llm.serve_process import ServeUnavailable, transformers_serve
 
 PAIRS = [
     Pair("1", "Name a primary colour.", "Red.", "Blue is one."),
     Pair("2", "What is 2 + 2?", "4", "Four."),
 ]
-
-
-@pytest.fixture(scope="module")
-def served(smollm2_tokenizer, tmp_path_factory):
-    """(base_url, model dir) of `transformers serve` on the local SmolLM2 folder (the openai tests' helper)."""
-    model_dir = smollm2_tokenizer.name_or_path
-    try:
-        with transformers_serve(model_dir, tmp_path_factory.mktemp("serve")) as base_url:
-            yield base_url, model_dir
-    except ServeUnavailable as err:
-        pytest.skip(str(err))
 
 
 def judge_cfg(**overrides) -> dict:

@@ -19,6 +19,29 @@ from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class LocalHTTPServer:
+    """A ThreadingHTTPServer on a free 127.0.0.1 port, served from a daemon thread."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The OpenAI-style /v1 base URL."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
 class LoopbackServer:
     """Start with `with LoopbackServer(...) as server:`; `server.url` is the /v1 base URL."""
 
@@ -35,14 +58,11 @@ class LoopbackServer:
         self.max_in_flight = 0
         self.completion = completion  # optional: builds /v1/completions replies (log-prob tests)
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._http = LocalHTTPServer(_handler(self))
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return self._http.url
 
     @property
     def count(self) -> int:
@@ -54,16 +74,14 @@ class LoopbackServer:
             return [arrival["prompt"] for arrival in self.arrivals]
 
     def __enter__(self) -> LoopbackServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc) -> None:
         deadline = time.monotonic() + 10  # let handlers still working (a slow model) finish
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.01)
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     def _arrive(self, path: str, body: dict, headers: dict) -> tuple[str, int]:
         with self._lock:

@@ -14,24 +14,12 @@ import torch
 from imitate.llm.base import GenerationRequest, LogprobsUnavailable
 from imitate.llm.openai_client import OpenAIClient
 from imitate.metrics import LLM_INPUT_TOKENS
-from tests.llm.serve_process import ServeUnavailable, transformers_serve
 
 pytestmark = (
     pytest.mark.slow
 )  # start, load, greedy 135M generations: ~30 s idle, minutes on busy cores
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
-
-
-@pytest.fixture(scope="module")
-def served(smollm2_tokenizer, tmp_path_factory):
-    """(base_url, model dir) of a `transformers serve` pinned to the local SmolLM2 folder."""
-    model_dir = smollm2_tokenizer.name_or_path
-    try:
-        with transformers_serve(model_dir, tmp_path_factory.mktemp("serve")) as base_url:
-            yield base_url, model_dir
-    except ServeUnavailable as err:
-        pytest.skip(str(err))
 
 
 @pytest.fixture(scope="module")

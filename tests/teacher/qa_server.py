@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from imitate.llm.base import GenerationRequest, stable_hash
+from tests.llm.loopback import LocalHTTPServer
 from tests.teacher.scripted import qa_reply
 
 
@@ -35,14 +36,11 @@ class QAServer:
         self._release = threading.Event()
         self._hold_from: int | None = None
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._http = LocalHTTPServer(_handler(self))
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return self._http.url
 
     def hold_after(self, arrivals: int) -> None:
         """From arrival number `arrivals` (1-based, counted from now on) on, answer nothing."""
@@ -58,14 +56,12 @@ class QAServer:
         self._release.set()
 
     def __enter__(self) -> QAServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.release()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     def _arrive(self, key: str) -> bool:
         """Count the arrival; True when this request must be held."""

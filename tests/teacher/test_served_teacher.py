@@ -20,7 +20,6 @@ from tests.teacher.scripted import ScriptedLLM
 from tests.teacher.test_nq_synthetic import FIXTURES, make_job, read_as_data_nq_synthetic
 
 pytest.importorskip("imitate.llm.openai_client")
-from tests.llm.test_transformers_serve import served  # noqa: E402, F401  (the module's fixture)
 
 SETTINGS = {"n_examples": 50, "batch_size": 4}
 
@@ -116,7 +115,7 @@ def test_the_api_key_is_in_no_file_the_job_writes(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_nq_synthetic_end_to_end_on_transformers_serve(served, tmp_path: Path) -> None:  # noqa: F811
+def test_nq_synthetic_end_to_end_on_transformers_serve(served, tmp_path: Path) -> None:
     """A real served model as the teacher: a bounded job runs, its manifest adds up, a rerun is free."""
     base_url, model_dir = served
     # One chunk of two concurrent requests, short replies: a 135M model on a shared CPU is slow.
