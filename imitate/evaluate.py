@@ -14,8 +14,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from imitate import metrics
 from imitate.config_hints import run_with_hints
-from imitate.eval.results import log_results, log_task_info
+from imitate.eval.results import log_results
 from imitate.eval.tasks import run_tasks
 from imitate.llm.base import LLM
 from imitate.llm.hf import load_hf_client
@@ -56,8 +57,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         usage = log_usage(client, run_id, llm)
     for name, why in tasks.refused.items():
         client.set_tag(run_id, f"eval.refused.{name}", why[:250])
-    log_results(client, run_id, tasks.metrics, tasks.records, cfg.eval.tasks)
-    log_task_info(client, run_id, tasks.info)
+    log_results(client, run_id, tasks.metrics, tasks.records, cfg.eval.tasks, info=tasks.info)
     logger.finalize("success")
     _print_summary(tasks.metrics | usage, tasks.refused)
     return tasks.metrics | usage
@@ -73,7 +73,12 @@ def build_llm(cfg: DictConfig) -> LLM:
 
 
 def _print_summary(results: dict[str, float], refused: dict[str, str]) -> None:
-    lines = [f"{k} = {v:.4f}" for k, v in sorted(results.items()) if "/acc/" not in k]
+    # per-subject MMLU rows (57 of them) stay in MLflow and eval/mmlu.json
+    lines = [
+        f"{k} = {v:.4f}"
+        for k, v in sorted(results.items())
+        if not k.startswith(metrics.MMLU_ACC_SUBJECT)
+    ]
     lines += [f"{name}: refused ({why})" for name, why in refused.items()]
     print("\n".join(lines))
 

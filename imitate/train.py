@@ -150,6 +150,7 @@ def evaluate(
         tasks.records,
         eval_cfg.tasks,
         step=trainer.global_step,
+        info=tasks.info,
     )
     return results | tasks.metrics
 

@@ -19,24 +19,22 @@ def log_results(
     records: dict[str, list[dict]],
     tasks_cfg: DictConfig,
     step: int = 0,
+    info: dict[str, dict[str, str]] | None = None,
 ) -> None:
-    """Metrics through the one writer (names as in imitate.metrics), then the tables and configs."""
+    """Metrics through the one writer (names as in imitate.metrics), then the tables and configs.
+
+    `info` (per task: versions, config hashes) becomes `eval.<task>.<key>` tags.
+    """
     log_metrics(client, run_id, metrics, step=step)
+    for task, values in (info or {}).items():
+        for key, value in values.items():
+            client.set_tag(run_id, f"eval.{task}.{key}", redact(value))
     for name, rows in records.items():
         if rows:
             client.log_table(run_id, as_columns(rows), f"eval/{name}.json")
-    resolved = redact(
-        OmegaConf.to_container(tasks_cfg, resolve=True)
-    )  # a judge task may hold a key
+    resolved = redact(OmegaConf.to_container(tasks_cfg, resolve=True))  # a task may hold a key
     client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(resolved)), "eval/tasks.yaml")
     client.log_dict(run_id, prompt_formats(tasks_cfg), "eval/prompt_formats.json")
-
-
-def log_task_info(client: MlflowClient, run_id: str, info: dict[str, dict[str, str]]) -> None:
-    """Each task's versions and config hashes as `eval.<task>.<key>` tags."""
-    for task, values in info.items():
-        for key, value in values.items():
-            client.set_tag(run_id, f"eval.{task}.{key}", redact(value))
 
 
 def as_columns(rows: list[dict]) -> dict[str, list]:

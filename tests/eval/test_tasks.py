@@ -97,8 +97,12 @@ def test_log_results_writes_metrics_tables_config_and_prompt_formats(tmp_path):
     experiment = client.create_experiment("t", artifact_location=(tmp_path / "artifacts").as_uri())
     run_id = client.create_run(experiment).info.run_id
     records = {"count": [{"item": 1, "gold": [1, 1]}, {"item": 2, "gold": [2]}]}
-    log_results(client, run_id, {metrics.HUMANEVAL_PASS_AT_1: 0.5}, records, tasks(0.5))
-    assert client.get_run(run_id).data.metrics == {metrics.HUMANEVAL_PASS_AT_1: 0.5}
+    info = {"count": {"lm_eval_version": "0.4.13", "config_sha256.t": "abc"}}
+    log_results(client, run_id, {metrics.HUMANEVAL_PASS_AT_1: 0.5}, records, tasks(0.5), info=info)
+    logged = client.get_run(run_id).data
+    assert logged.metrics == {metrics.HUMANEVAL_PASS_AT_1: 0.5}
+    assert logged.tags["eval.count.lm_eval_version"] == "0.4.13"
+    assert logged.tags["eval.count.config_sha256.t"] == "abc"
     artifacts = tmp_path / "artifacts" / run_id / "artifacts" / "eval"
     table = json.loads((artifacts / "count.json").read_text())
     assert table["columns"] == ["item", "gold"] and table["data"][0] == [1, "[1, 1]"]
