@@ -22,6 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from imitate.data.jsonl import read_jsonl
+
 GENERATIONS_ARTIFACT = "eval/generations.json"  # as imitate.train.evaluate logs it
 REQUIRED = ("id", "instruction", "output_model", "output_teacher")
 OPTIONAL = ("model_run_id",)
@@ -53,7 +55,8 @@ def read_pairs(path: str | Path, model_run_id: str | None = None) -> list[Pair]:
     if path.suffix == ".json":
         pairs = _from_generations(path, model_run_id)
     else:
-        pairs = [_pair(path, n, line, model_run_id) for n, line in _lines(path)]
+        records = read_jsonl(path, on_bad_line=_refuse_bad_line)
+        pairs = [_pair(path, n, record, model_run_id) for n, record in records]
     _check_unique(path, pairs)
     if not pairs:
         raise PairsError(f"pairs file {path} holds no items")
@@ -73,19 +76,12 @@ def pairs_from_run(client, run_id: str) -> list[Pair]:
         return read_pairs(local, model_run_id=run_id)
 
 
-def _lines(path: Path):
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield number, line
+def _refuse_bad_line(where: str, message: str) -> None:
+    raise PairsError(f"{where}: not valid JSON ({message})")
 
 
-def _pair(path: Path, number: int, line: str, default_run_id: str | None) -> Pair:
+def _pair(path: Path, number: int, record: object, default_run_id: str | None) -> Pair:
     where = f"{path}:{number}"
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise PairsError(f"{where}: not valid JSON ({error.msg})") from error
     if not isinstance(record, dict):
         raise PairsError(f"{where}: expected a JSON object with keys {', '.join(REQUIRED)}")
     unknown = sorted(set(record) - set(REQUIRED) - set(OPTIONAL))
