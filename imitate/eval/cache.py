@@ -17,10 +17,6 @@ from imitate.llm.base import stable_hash
 CACHE_VERSION = 3
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("IMITATE_CACHE", "~/.cache/imitate")).expanduser() / "eval"
-
-
 def task_key(model_fingerprint: str, task_cfg: DictConfig) -> str:
     """One key per (model, task options); the client's fingerprint covers weights and tokenizer."""
     task = OmegaConf.to_container(task_cfg, resolve=True)
