@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from imitate.llm.request_cache import RequestCache
+from imitate.llm.request_cache import CacheDamaged, RequestCache
 from imitate.metrics import LLM_CACHE_HITS, LLM_REQUESTS
 from tests.conftest import REPO
 from tests.llm.echo_job import JOB_SIZE
@@ -61,7 +61,7 @@ def test_many_threads_share_one_cache(tmp_path) -> None:
 def test_several_processes_write_one_file(tmp_path) -> None:
     path = tmp_path / "requests.sqlite"
     code = (
-        "import sys\nfrom imitate.llm.request_cache import RequestCache\n"
+        "import sys\nfrom imitate.llm.request_cache import CacheDamaged, RequestCache\n"
         "cache = RequestCache(sys.argv[1])\n"
         "for i in range(100):\n"
         "    cache.put(f'p{sys.argv[2]}-{i}', {'i': i})\n"
@@ -78,7 +78,7 @@ def test_several_processes_write_one_file(tmp_path) -> None:
 def test_a_file_that_is_not_sqlite_is_named(tmp_path) -> None:
     path = tmp_path / "requests.sqlite"
     path.write_text("not a database " * 100)
-    with pytest.raises(RuntimeError, match=r"requests.sqlite: cannot open it as SQLite"):
+    with pytest.raises(CacheDamaged, match=r"requests.sqlite is damaged \(file is not a database"):
         RequestCache(path)
 
 
