@@ -32,7 +32,7 @@ from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest, stable_hash
 from imitate.teacher.question_filter import QuestionFilter
 from imitate.teacher.replies import parse_pairs
 from imitate.teacher.store import ResumableOutput
-from imitate.teacher.tally import Tally, add_usage
+from imitate.teacher.tally import Tally, add_usage, usage_before
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,11 @@ class NQSyntheticJob:
 
     def _run(self, llm: LLM, store: ResumableOutput) -> dict:
         earlier = store.earlier or {}
-        tally, usage_before = Tally.from_manifest(earlier), earlier.get("usage", {})
+        tally = Tally.from_manifest(earlier)
+        before = usage_before(llm, earlier, [self.request(i) for i in self._chunk(tally)])
         runs = earlier.get("runs", 0) + 1
+        # committed before anything is sent: what this run pays is found again if it is killed
+        store.commit(self._manifest(llm, tally, before, "running", runs))
         question_filter = QuestionFilter(
             self.eval_questions,
             [pair["question"] for pair in self.seeds],
@@ -167,7 +170,7 @@ class NQSyntheticJob:
             question_filter.keep(record["question"])
         stopped = "max_requests"
         while tally.accepted < self.n_examples and tally.requests < self.max_requests:
-            chunk = range(tally.requests, min(tally.requests + self.batch_size, self.max_requests))
+            chunk = self._chunk(tally)
             try:
                 replies = llm.generate([self.request(i) for i in chunk])
             except BudgetExceeded as err:
@@ -175,7 +178,7 @@ class NQSyntheticJob:
                 stopped = "budget"
                 break
             store.append(self._judge(chunk, replies, question_filter, tally))
-            usage = add_usage(usage_before, llm.usage_metrics())
+            usage = add_usage(before, llm.usage_metrics())
             store.commit(self._manifest(llm, tally, usage, "running", runs))
         if tally.accepted >= self.n_examples:
             stopped = "n_examples"
@@ -188,8 +191,12 @@ class NQSyntheticJob:
                 self.n_examples,
                 store.manifest_path,
             )
-        usage = add_usage(usage_before, llm.usage_metrics())
+        usage = add_usage(before, llm.usage_metrics())
         return store.commit(self._manifest(llm, tally, usage, stopped, runs))
+
+    def _chunk(self, tally: Tally) -> range:
+        """The requests the next `llm.generate` call sends."""
+        return range(tally.requests, min(tally.requests + self.batch_size, self.max_requests))
 
     def _judge(self, chunk: range, replies, question_filter: QuestionFilter, tally: Tally) -> list:
         """The chunk's accepted records; its candidates are judged in one pass, in order."""
