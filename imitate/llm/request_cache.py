@@ -9,8 +9,9 @@ are stored: never the API key, never request headers.
 
 Damage is handled in two ways. A row that cannot be used (not JSON, or a shape the caller's check
 refuses) is a miss: it is deleted, logged once, requested again and replaced. A damaged file (a
-scribbled page, not SQLite at all) is refused with `CacheDamaged`, naming the file and how to
-recover its paid responses; it is never moved aside or rebuilt behind the user's back, since other
+scribbled page, not SQLite at all) is refused with `CacheDamaged` (at open, after a quick check of
+every page, or whenever a read or write meets it), naming the file and how to salvage its paid
+responses; it is never moved aside or rebuilt behind the user's back, since other
 processes may have it open and its rows cost money. A zero-byte file is SQLite's empty database,
 and also what a kill between creating a new cache and its first write leaves, so it is used as an
 empty cache, with a warning naming it.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import sqlite3
 import threading
 import time
@@ -70,7 +72,9 @@ class RequestCache:
             )
         self._local = threading.local()
         with self._named("open"):  # the file, the tables, WAL mode and a page check now
-            self._connection().execute("PRAGMA quick_check").fetchall()
+            problems = self._connection().execute("PRAGMA quick_check").fetchall()
+        if problems != [("ok",)]:
+            raise CacheDamaged(_damaged_message(self.path, "; ".join(p for (p,) in problems[:3])))
 
     def __repr__(self) -> str:
         return f"RequestCache({str(self.path)!r})"
@@ -171,7 +175,7 @@ class RequestCache:
             yield
         except sqlite3.DatabaseError as err:
             if getattr(err, "sqlite_errorcode", None) in DAMAGED_CODES:
-                raise CacheDamaged(_damaged_message(self.path, err)) from err
+                raise CacheDamaged(_damaged_message(self.path, str(err))) from err
             raise RuntimeError(
                 f"LLM request cache {self.path}: {operation} failed ({err}); point llm.cache at "
                 "another file, or llm.cache=null to keep responses in memory only"
@@ -255,13 +259,19 @@ def _log_unusable(where: object, bad: list[tuple[str, str, str]]) -> None:
     )
 
 
-def _damaged_message(path: Path, err: sqlite3.DatabaseError) -> str:
-    recovered = path.with_name(path.stem + ".recovered" + path.suffix)
+def _damaged_message(path: Path, why: str) -> str:
+    salvaged = path.with_name(path.stem + ".salvaged" + path.suffix)
+    # the sqlite3 shell's .dump skips unreadable pages but ends "ROLLBACK; -- due to errors":
+    # committing instead keeps every row it could read
+    salvage = (
+        f"sqlite3 {shlex.quote(str(path))} .dump | sed 's/^ROLLBACK; -- due to errors$/COMMIT;/' "
+        f"| sqlite3 {shlex.quote(str(salvaged))}"
+    )
     return (
-        f"LLM request cache {path} is damaged ({err}). Its rows are paid responses: recover what "
-        f"is readable with `sqlite3 {path} .recover | sqlite3 {recovered}` and set "
-        f"llm.cache={recovered}; or move {path.name} (with its -wal and -shm files) aside to "
-        "start an empty cache, which requests (and pays for) every response again"
+        f"LLM request cache {path} is damaged ({why[:300]}). Its rows are paid responses: "
+        f"salvage the readable ones with `{salvage}` and set llm.cache={salvaged}; or move "
+        f"{path.name} (with its -wal and -shm files) aside to start an empty cache, which "
+        "requests (and pays for) every response again"
     )
 
 
