@@ -125,9 +125,7 @@ class Dispatcher:
 
     async def _attempt(self, job: Job, where: str) -> dict:
         """One paid try: reserve, post, check, charge, cache; MalformedResponse is retried."""
-        reservation = self.ledger.reserve(
-            self.input_bound(job), int(job.body["max_tokens"]), where
-        )
+        reservation = self.ledger.reserve(self.input_bound(job), int(job.body["max_tokens"]), where)
         try:
             text = await self._post(job)
         except BaseException:

@@ -189,9 +189,7 @@ class OpenAIClient:
         samples = request.n if request.temperature > 0 else 1
         return [self._job(path, body, dict(request.extra), i, text) for i in range(samples)]
 
-    def _job(
-        self, path: str, body: dict, extra: dict, sample: int, text: str, check=None
-    ) -> Job:
+    def _job(self, path: str, body: dict, extra: dict, sample: int, text: str, check=None) -> Job:
         key = stable_hash(
             {
                 "base_url": self.base_url,

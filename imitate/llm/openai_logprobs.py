@@ -139,21 +139,27 @@ def _ranked(logprobs: object, chat: bool) -> list[tuple[str, float]]:
     """(token, log-prob) of the first generated token's top-k; MalformedResponse if misshapen."""
     if not isinstance(logprobs, dict):
         raise MalformedResponse(f"logprobs is not an object: {str(logprobs)[:200]}")
+    pairs: list[tuple[object, object]]
     if chat:
         content = logprobs.get("content") or []
         first = content[0] if isinstance(content, list) and content else {}
         top = first.get("top_logprobs") if isinstance(first, dict) else None
         entries = top if isinstance(top, list) else []
-        ranked = [(t.get("token"), t.get("logprob")) for t in entries if isinstance(t, dict)]
-        shaped = isinstance(content, list) and isinstance(first, dict) and len(ranked) == len(entries)
+        pairs = [(t.get("token"), t.get("logprob")) for t in entries if isinstance(t, dict)]
+        shaped = (
+            isinstance(content, list)
+            and isinstance(first, dict)
+            and (top is None or isinstance(top, list))
+            and len(pairs) == len(entries)
+        )
     else:
         top_list = logprobs.get("top_logprobs") or [None]
-        first = top_list[0] if isinstance(top_list, list) else None
-        ranked = list(first.items()) if isinstance(first, dict) else []
-        shaped = isinstance(top_list, list) and (first is None or isinstance(first, dict))
-    if not shaped or not all(isinstance(t, str) and is_number(v) for t, v in ranked):
+        head = top_list[0] if isinstance(top_list, list) else None
+        pairs = list(head.items()) if isinstance(head, dict) else []
+        shaped = isinstance(top_list, list) and (head is None or isinstance(head, dict))
+    if not shaped or not all(isinstance(t, str) and is_number(v) for t, v in pairs):
         raise MalformedResponse(f"top log-probs of the wrong shape: {str(logprobs)[:200]}")
-    return [(t, float(v)) for t, v in ranked]
+    return [(t, float(v)) for t, v in pairs if isinstance(t, str) and isinstance(v, int | float)]
 
 
 def _check_echo_shape(tokens: object, values: object, offsets: object) -> None:

@@ -208,7 +208,9 @@ class MemoryCache:
 
     def put(self, key: str, response: dict, charge: Charge | None = None) -> None:
         with self._lock:
-            self._rows.setdefault(key, (json.dumps(response, ensure_ascii=False), time.time(), charge))
+            self._rows.setdefault(
+                key, (json.dumps(response, ensure_ascii=False), time.time(), charge)
+            )
 
     def charged_since(self, keys: Iterable[str], since: float) -> list[Charge]:
         with self._lock:

@@ -18,7 +18,6 @@ from imitate.llm.base import GenerationRequest, stable_hash
 from tests.llm.loopback import LocalHTTPServer
 from tests.teacher.scripted import qa_reply
 
-
 # $1 per input token, $2 per output token (llm.price_per_1m_*_usd): bills are whole dollars, exact
 PRICES = {"price_per_1m_input_usd": 1_000_000, "price_per_1m_output_usd": 2_000_000}
 

@@ -199,10 +199,14 @@ def test_the_first_10000_requests_of_the_default_config_all_differ(shared_data, 
 
 
 def test_every_ordering_is_used_once_before_any_repeats_and_no_more_are_allowed(tmp_path) -> None:
-    job = make_job(tmp_path / "a.jsonl", seed_indices=[0, 1, 2], shown_per_request=3, max_requests=6)
+    job = make_job(
+        tmp_path / "a.jsonl", seed_indices=[0, 1, 2], shown_per_request=3, max_requests=6
+    )
     texts = [job.request_text(i) for i in range(6)]
     assert len(set(texts)) == 6  # the 3! orderings of the three seed rows, each once
-    with pytest.raises(ValueError, match=r"max_requests=7: 3 seed pairs shown 3 at a time give only 6"):
+    with pytest.raises(
+        ValueError, match=r"max_requests=7: 3 seed pairs shown 3 at a time give only 6"
+    ):
         make_job(tmp_path / "b.jsonl", seed_indices=[0, 1, 2], shown_per_request=3, max_requests=7)
 
 
