@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import openai
 
@@ -189,7 +189,15 @@ class OpenAIClient:
         samples = request.n if request.temperature > 0 else 1
         return [self._job(path, body, dict(request.extra), i, text) for i in range(samples)]
 
-    def _job(self, path: str, body: dict, extra: dict, sample: int, text: str, check=None) -> Job:
+    def _job(
+        self,
+        path: str,
+        body: dict,
+        extra: dict,
+        sample: int,
+        text: str,
+        check: Callable[[dict], None] | None = None,
+    ) -> Job:
         key = stable_hash(
             {
                 "base_url": self.base_url,
