@@ -22,9 +22,12 @@ REQUIRED_COLUMNS = ("prompt", "model_reply", "teacher_reply")  # older runs lack
 class PromptWithReference(Protocol):
     """A single-turn prompt and the teacher's reply to it (``imitate.style.prompt_sets.PromptItem``)."""
 
-    id: str
-    prompt: str
-    reference: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def reference(self) -> str: ...
 
 
 def generate_replies(

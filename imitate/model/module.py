@@ -130,6 +130,7 @@ class ImitationLM(pl.LightningModule):
         # states, so fit's own validation does not update tensors made under inference mode.
         self.val_loss.reset()
         self.val_perplexity.reset()
+        self.backbone.train()  # validate left it in eval mode
 
     def on_train_start(self) -> None:
         self._throughput_since = (time.perf_counter(), self._tokens_seen)
