@@ -17,13 +17,13 @@ from omegaconf import DictConfig
 
 from imitate import metrics
 from imitate.data.report import DataReport
+from imitate.hashing import short_hash
 from imitate.judge import agreement, calibration
 from imitate.judge.candidates import candidate_outputs, release
 from imitate.judge.length_control import lc_from_rows
 from imitate.judge.outcomes import judge_metrics, outcome_counts
 from imitate.judge.pairwise import Pair, PairwiseJudge
 from imitate.judge.run_log import open_run, plain, write_results
-from imitate.llm.base import stable_hash
 from imitate.style.authoritative import judge_authoritative
 from imitate.style.prompt_filter import filter_prompts
 from imitate.style.prompt_sets import build_prompt_set
@@ -125,7 +125,7 @@ def chatgpt2(cfg: DictConfig) -> dict[str, float]:
         "filters": plain(cfg.filters),
         "style": plain(cfg.style),
     }
-    tags[cells.TAG_CONFIG_HASH] = stable_hash(computed)[:16]
+    tags[cells.TAG_CONFIG_HASH] = short_hash(computed)
     if cfg.log.parent_run_id:
         tags[cells.TAG_PARENT] = str(cfg.log.parent_run_id)
     return _score_style(cfg, pairs, report, tags)

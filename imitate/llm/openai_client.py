@@ -20,7 +20,8 @@ from collections.abc import Sequence
 
 import openai
 
-from imitate.llm.base import GenerationRequest, LogprobsUnavailable, cut_at_stop, stable_hash
+from imitate.hashing import stable_hash
+from imitate.llm.base import GenerationRequest, LogprobsUnavailable, cut_at_stop
 from imitate.llm.dispatch import CHAT, COMPLETIONS, Dispatcher, Job
 from imitate.llm.ledger import Ledger
 from imitate.llm.openai_logprobs import (

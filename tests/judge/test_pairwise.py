@@ -6,10 +6,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from imitate import metrics
+from imitate.hashing import stable_hash
 from imitate.judge.outcomes import judge_metrics, outcome_counts
 from imitate.judge.pairwise import Pair, PairwiseJudge
 from imitate.judge.verdicts import ERROR, VerdictParser
-from imitate.llm.base import stable_hash
 from tests.conftest import REPO
 from tests.judge.scripted import ScriptedLLM, shown_replies
 
