@@ -45,9 +45,9 @@ class PromptItem:
     category: str = ""
 
 
-def normalise_text(text: str) -> str:
-    """The join key for ``match: text``: whitespace runs collapsed, ends stripped."""
-    return " ".join(text.split())
+def join_key(item_id: str, prompt: str | None, match: str) -> str:
+    """The key a prompt joins its replies by: its id, or its whitespace-normalised text (``match: text``)."""
+    return item_id if match == "id" else " ".join((prompt or "").split())
 
 
 def _json_lines(path: Path) -> list[dict]:
@@ -180,16 +180,12 @@ def reply_lookup(records: list[Record], match: str, what: str) -> dict[str, str]
         raise ValueError(f"{what}.match={match!r}; valid: {', '.join(MATCH_KEYS)}")
     lookup: dict[str, str] = {}
     for record in records:
-        key = record.id if match == "id" else normalise_text(record.prompt or "")
+        key = join_key(record.id, record.prompt, match)
         if key in lookup:
             raise ValueError(f"{what}: two records share the {match} {key[:80]!r}")
         if record.reply is not None:
             lookup[key] = record.reply
     return lookup
-
-
-def join_key(record: Record, match: str) -> str:
-    return record.id if match == "id" else normalise_text(record.prompt or "")
 
 
 def build_prompt_set(cfg: Mapping, report: DataReport) -> list[PromptItem]:
@@ -227,4 +223,4 @@ def _reply(record: Record, source: tuple[str, dict] | None) -> str | None:
     if source is None:
         return record.reply  # the prompts file carries the teacher's reply itself
     match, lookup = source
-    return lookup.get(join_key(record, match))
+    return lookup.get(join_key(record.id, record.prompt, match))
