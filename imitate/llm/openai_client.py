@@ -253,6 +253,6 @@ def _redactor(key: str | None):
 
 
 def _load_tokenizer(name_or_path: str):
-    from imitate.model.backbones import build_tokenizer
+    from imitate.pretrained import build_tokenizer
 
     return build_tokenizer(name_or_path)
