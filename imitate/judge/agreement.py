@@ -20,7 +20,7 @@ from pathlib import Path
 from imitate.data.jsonl import read_jsonl
 from imitate.judge.outcomes import LOSS, TIE, WIN
 from imitate.judge.pairwise import Pair
-from imitate.judge.verdicts import ERROR
+from imitate.llm.verdicts import ERROR
 
 MODEL, TEACHER = "model", "teacher"  # imitate.rate's verdicts, with TIE ("tie")
 VERDICTS = (MODEL, TIE, TEACHER)

@@ -22,7 +22,7 @@ from imitate.data.jsonl import read_jsonl
 from imitate.data.report import DataReport
 from imitate.judge.outcomes import LOSS, TIE, WIN
 from imitate.judge.pairwise import Pair
-from imitate.judge.verdicts import ERROR
+from imitate.llm.verdicts import ERROR
 
 FIRST_BETTER, SECOND_BETTER, TIED = "1", "2", "1.5"
 _LABELS = {1.0: FIRST_BETTER, 2.0: SECOND_BETTER, 1.5: TIED}

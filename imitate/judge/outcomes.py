@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imitate import metrics
-from imitate.judge.verdicts import ERROR
+from imitate.llm.verdicts import ERROR
 
 WIN, TIE, LOSS = "win", "tie", "loss"
 SCORE = {WIN: 1.0, TIE: 0.5, LOSS: 0.0}

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from imitate.judge.outcomes import LOSS, TIE, WIN, pair_row
-from imitate.judge.verdicts import ERROR, VerdictParser
 from imitate.llm.base import LLM, GenerationRequest, user_turn
+from imitate.llm.verdicts import ERROR, VerdictParser
 
 log = logging.getLogger(__name__)
 

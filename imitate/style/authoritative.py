@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from imitate.judge.verdicts import DEFAULT_MARKER, ERROR, VerdictParser
 from imitate.llm.base import LLM, GenerationRequest, user_turn
+from imitate.llm.verdicts import DEFAULT_MARKER, ERROR, VerdictParser
 from imitate.style.similarity import StylePair
 
 AUTHORITATIVE = "authoritative"

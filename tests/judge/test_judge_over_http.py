@@ -8,8 +8,8 @@ from omegaconf import OmegaConf
 from imitate import metrics
 from imitate.judge.outcomes import judge_metrics
 from imitate.judge.pairwise import Pair, PairwiseJudge
-from imitate.judge.verdicts import ERROR
 from imitate.llm import openai_client
+from imitate.llm.verdicts import ERROR
 from tests.conftest import REPO
 from tests.llm.loopback import LoopbackServer
 

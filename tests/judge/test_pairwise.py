@@ -9,7 +9,7 @@ from imitate import metrics
 from imitate.hashing import stable_hash
 from imitate.judge.outcomes import judge_metrics, outcome_counts
 from imitate.judge.pairwise import Pair, PairwiseJudge
-from imitate.judge.verdicts import ERROR, VerdictParser
+from imitate.llm.verdicts import ERROR, VerdictParser
 from tests.conftest import REPO
 from tests.judge.scripted import ScriptedLLM, shown_replies
 

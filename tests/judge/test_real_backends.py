@@ -8,7 +8,7 @@ from omegaconf import OmegaConf, open_dict
 from imitate import metrics
 from imitate.judge import agreement, commands
 from imitate.judge.pairwise import PairwiseJudge
-from imitate.judge.verdicts import ERROR
+from imitate.llm.verdicts import ERROR
 from tests.conftest import REPO, compose_config
 from tests.judge.scripted import ScriptedLLM
 from tests.judge.test_commands import only_run, store, table, tmp_path  # noqa: F401  (fixtures)
