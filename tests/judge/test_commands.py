@@ -13,7 +13,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from imitate import metrics
 from imitate.judge import commands
-from imitate.style.similarity import StylePair, style_metrics, style_rows
+from imitate.reply_pair import ReplyPair
+from imitate.style.similarity import style_metrics, style_rows
 from tests.conftest import REPO, compose_config
 from tests.style.test_prompt_sets import FIXTURES, vicuna_like
 from tests.test_configs import _bind, _targets
@@ -112,7 +113,7 @@ def test_chatgpt2_is_a_teacher_row_that_the_report_reads(tmp_path) -> None:
 
     cfg = judging_cfg(tmp_path, "chatgpt2")
     values = commands.chatgpt2(cfg)
-    pairs = [StylePair(i["id"], "", i["second"], i["reference"]) for i in _fixture_items()]
+    pairs = [ReplyPair(i["id"], "", i["second"], i["reference"]) for i in _fixture_items()]
     assert values == pytest.approx(style_metrics(style_rows(pairs)))
     client, run = only_run(cfg)
     assert run.data.tags["role"] == "teacher" and run.data.tags["teacher"] == "ChatGPT #2"

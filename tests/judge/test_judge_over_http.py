@@ -7,15 +7,16 @@ from omegaconf import OmegaConf
 
 from imitate import metrics
 from imitate.judge.outcomes import judge_metrics
-from imitate.judge.pairwise import Pair, PairwiseJudge
+from imitate.judge.pairwise import PairwiseJudge
 from imitate.llm import openai_client
 from imitate.llm.verdicts import ERROR
+from imitate.reply_pair import ReplyPair
 from tests.conftest import REPO
 from tests.llm.loopback import LoopbackServer
 
 PAIRS = [
-    Pair("1", "Name a primary colour.", "Red.", "Blue is one."),
-    Pair("2", "What is 2 + 2?", "4", "Four."),
+    ReplyPair("1", "Name a primary colour.", "Red.", "Blue is one."),
+    ReplyPair("2", "What is 2 + 2?", "4", "Four."),
 ]
 
 
