@@ -13,4 +13,6 @@ def test_short_hash_matches_the_config_hashes_already_tagged_on_runs():
 
 
 def test_stable_hash_matches_the_request_keys_already_cached():
-    assert stable_hash(CONTENT) == "6ebc3760e54564c0e5f12c2a0e50e4c6bc94d7b98cafb6b97a9bae2b24dc8c7e"
+    assert (
+        stable_hash(CONTENT) == "6ebc3760e54564c0e5f12c2a0e50e4c6bc94d7b98cafb6b97a9bae2b24dc8c7e"
+    )
