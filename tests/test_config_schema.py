@@ -187,8 +187,8 @@ ENTRY_POINTS = [  # (module, extra arguments, typo, the key meant)
     pytest.param(
         "imitate.evaluate",
         [],
-        "eval.generations.num_prompt",
-        "eval.generations.num_prompts",
+        "eval.client.batch_sise",
+        "eval.client.batch_size",
         id="evaluate",
     ),
 ]

@@ -21,7 +21,10 @@ from tests.conftest import REPO, compose_config
 CONF = REPO / "conf"
 ROOT_GROUPS = {"data", "model", "trainer", "eval", "tracking"}
 PRIMARY = {"train", "evaluate", "plan", "judging"}
-BASES = {"data/base": "data"}  # folders of files that options include at their own package
+BASES = {
+    "data/base": "data",
+    "llm/base": "llm",
+}  # folders of files that options include at their own package
 # kwargs the code passes at call time, so the YAML legitimately leaves them out
 CALL_TIME_KWARGS = {
     "logger",

@@ -38,7 +38,7 @@ def test_smollm2_config_matches_the_packaged_weights(smollm2_tokenizer) -> None:
     """The inline architecture (used on meta) must equal what the GGUF really holds."""
     from transformers import AutoConfig
 
-    from imitate.model.backbones import local_weights
+    from imitate.pretrained import local_weights
 
     cfg = compose_config(["model=smollm2_135m"])
     inline = architecture_config(cfg.model.backbone.architecture, dict(cfg.model.backbone.config))

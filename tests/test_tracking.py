@@ -27,3 +27,12 @@ def test_token_counts_are_not_mistaken_for_tokens() -> None:
         "data.min_query_tokens": "8",
         "eval.max_new_tokens": "8",
     }
+
+
+def test_the_argparse_clis_default_to_the_configs_tracking_uri(monkeypatch):
+    from imitate.tracking.store_uri import default_tracking_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert default_tracking_uri() == "sqlite:///outputs/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.team:5000")
+    assert default_tracking_uri() == "http://mlflow.team:5000"

@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from imitate.eval.task_result import TaskResult
-from imitate.llm.base import stable_hash
+from imitate.hashing import stable_hash
 
 # Bump when a change to scoring makes earlier cached numbers incomparable.
 # 2: tasks run through the LLM client (fingerprints cover the tokenizer's chat template).

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from imitate import metrics
 from imitate.eval.task_result import TaskResult
-from imitate.llm.base import LLM, stable_hash
+from imitate.hashing import short_hash
+from imitate.llm.base import LLM
 
 INSTALL = 'pip install -e ".[lm-eval]"'
 
@@ -112,7 +113,7 @@ def harness_info(output: dict) -> dict[str, str]:
     """The lm-eval version and a hash of each task's resolved config, for reproducibility."""
     info = {"lm_eval_version": _lm_eval_version()}
     for task, config in output.get("configs", {}).items():
-        info[f"config_sha256.{task}"] = stable_hash(config)[:16]
+        info[f"config_sha256.{task}"] = short_hash(config)
     return info
 
 

@@ -1,7 +1,7 @@
 """The style eval task (paper Table 2): the model answers a prompt set; replies scored against the teacher's.
 
 Built from ``conf/eval/task/style.yaml``. Its records are the generations table
-(``imitate.eval.generations``) with each prompt's style features, logged as
+(``imitate.style.generations``) with each prompt's style features, logged as
 ``eval/generations.json``: what the rating app and ``python -m imitate.judge`` read.
 """
 
@@ -11,11 +11,12 @@ from collections.abc import Mapping, Sequence
 
 from imitate import metrics
 from imitate.data.report import DataReport
-from imitate.eval.generations import GENERATIONS_ARTIFACT, generate_replies
+from imitate.style.generations import GENERATIONS_ARTIFACT, generate_replies
 from imitate.eval.task_result import TABLE_INFO_KEY, TaskResult
 from imitate.llm.base import LLM
 from imitate.style.prompt_sets import RUN_HELDOUT, PromptItem, build_prompt_set, heldout_items
-from imitate.style.similarity import StylePair, score_style
+from imitate.reply_pair import ReplyPair
+from imitate.style.similarity import score_style
 
 
 class StyleTask:
@@ -55,7 +56,7 @@ class StyleTask:
         items = self.items(report)
         generations = generate_replies(llm, items, self.max_new_tokens)
         pairs = [
-            StylePair(row["id"], row["prompt"], row["model_reply"], row["teacher_reply"])
+            ReplyPair(row["id"], row["prompt"], row["model_reply"], row["teacher_reply"])
             for row in generations
         ]
         features, values = score_style(pairs)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from imitate.data.jsonl import read_jsonl
 from imitate.judge.outcomes import LOSS, TIE, WIN
-from imitate.judge.pairwise import Pair
-from imitate.judge.verdicts import ERROR
+from imitate.llm.verdicts import ERROR
+from imitate.reply_pair import ReplyPair
 
 MODEL, TEACHER = "model", "teacher"  # imitate.rate's verdicts, with TIE ("tie")
 VERDICTS = (MODEL, TIE, TEACHER)
@@ -73,11 +73,11 @@ def read_human_export(path: str | Path) -> list[dict]:
     return rows
 
 
-def pairs_of_export(rows: list[dict]) -> list[Pair]:
+def pairs_of_export(rows: list[dict]) -> list[ReplyPair]:
     """One judge pair per rated item (the model's output as candidate, the teacher's as reference)."""
-    pairs: dict[str, Pair] = {}
+    pairs: dict[str, ReplyPair] = {}
     for row in rows:
-        pair = Pair(
+        pair = ReplyPair(
             str(row["item_id"]), row["instruction"], row["output_model"], row["output_teacher"]
         )
         if pairs.setdefault(pair.id, pair) != pair:

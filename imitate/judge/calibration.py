@@ -21,8 +21,8 @@ from sklearn.metrics import cohen_kappa_score
 from imitate.data.jsonl import read_jsonl
 from imitate.data.report import DataReport
 from imitate.judge.outcomes import LOSS, TIE, WIN
-from imitate.judge.pairwise import Pair
-from imitate.judge.verdicts import ERROR
+from imitate.llm.verdicts import ERROR
+from imitate.reply_pair import ReplyPair
 
 FIRST_BETTER, SECOND_BETTER, TIED = "1", "2", "1.5"
 _LABELS = {1.0: FIRST_BETTER, 2.0: SECOND_BETTER, 1.5: TIED}
@@ -67,9 +67,9 @@ def _label(raw: Any, where: str) -> str:
         raise ValueError(f"{where}: label {raw!r}; valid: 1, 2, 1.5 or 'tie'") from None
 
 
-def as_judge_pairs(pairs: Sequence[LabelledPair]) -> list[Pair]:
+def as_judge_pairs(pairs: Sequence[LabelledPair]) -> list[ReplyPair]:
     """output_2 as the candidate, output_1 as the reference: a judge win means label 2."""
-    return [Pair(p.id, p.instruction, p.output_2, p.output_1) for p in pairs]
+    return [ReplyPair(p.id, p.instruction, p.output_2, p.output_1) for p in pairs]
 
 
 def label_of_outcome(outcome: str) -> str | None:

@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from imitate.data.paths import resolve_data_path
 from imitate.data.report import DataReport
 from imitate.llm.base import LLM, GenerationRequest, user_turn
-from imitate.style.prompt_sets import OUTPUT_READERS, PromptItem, normalise_text, reply_lookup
+from imitate.style.prompt_sets import OUTPUT_READERS, PromptItem, join_key, reply_lookup
 
 
 def candidate_outputs(
@@ -41,7 +41,7 @@ def candidate_outputs(
     lookup = reply_lookup(reader(path, report), match, "candidate.outputs")
     paired = []
     for item in items:
-        key = item.id if match == "id" else normalise_text(item.prompt)
+        key = join_key(item.id, item.prompt, match)
         if key in lookup:
             paired.append((item, lookup[key]))
         else:

@@ -17,17 +17,18 @@ from omegaconf import DictConfig
 
 from imitate import metrics
 from imitate.data.report import DataReport
+from imitate.hashing import short_hash
 from imitate.judge import agreement, calibration
 from imitate.judge.candidates import candidate_outputs, release
 from imitate.judge.length_control import lc_from_rows
 from imitate.judge.outcomes import judge_metrics, outcome_counts
-from imitate.judge.pairwise import Pair, PairwiseJudge
+from imitate.judge.pairwise import PairwiseJudge
 from imitate.judge.run_log import open_run, plain, write_results
-from imitate.llm.base import stable_hash
+from imitate.reply_pair import ReplyPair
 from imitate.style.authoritative import judge_authoritative
 from imitate.style.prompt_filter import filter_prompts
 from imitate.style.prompt_sets import build_prompt_set
-from imitate.style.similarity import StylePair, score_style
+from imitate.style.similarity import score_style
 from imitate.tracking import cells
 from imitate.tracking.reference import TAG_TEACHER
 
@@ -48,7 +49,7 @@ def build_judge(cfg: DictConfig) -> PairwiseJudge:
     return PairwiseJudge(judge_llm(cfg), **plain(cfg.judge))
 
 
-def run_judge(cfg: DictConfig, pairs: list[Pair]) -> tuple[PairwiseJudge, list[dict], dict]:
+def run_judge(cfg: DictConfig, pairs: list[ReplyPair]) -> tuple[PairwiseJudge, list[dict], dict]:
     """Judge every pair in both orders; the judge, its rows and what its client spent."""
     judge = build_judge(cfg)
     try:
@@ -80,7 +81,7 @@ def compare(cfg: DictConfig) -> dict[str, float]:
     report = DataReport()
     paired = candidate_outputs(load_items(cfg, report), cfg.candidate, report)
     judge, rows, usage = run_judge(
-        cfg, [Pair(i.id, i.prompt, output, i.reference) for i, output in paired]
+        cfg, [ReplyPair(i.id, i.prompt, output, i.reference) for i, output in paired]
     )
     values = judge_metrics(rows)
     lc = lc_from_rows(rows)
@@ -103,7 +104,7 @@ def style(cfg: DictConfig) -> dict[str, float]:
     """Table 2's metrics for the candidate's outputs against the teacher's replies."""
     report = DataReport()
     paired = candidate_outputs(load_items(cfg, report), cfg.candidate, report)
-    pairs = [StylePair(i.id, i.prompt, output, i.reference) for i, output in paired]
+    pairs = [ReplyPair(i.id, i.prompt, output, i.reference) for i, output in paired]
     return _score_style(cfg, pairs, report, _tags(cfg, candidate=cfg.candidate.name))
 
 
@@ -118,20 +119,20 @@ def chatgpt2(cfg: DictConfig) -> dict[str, float]:
             f"prompts={cfg.prompts.name} has no second_reference replies; ChatGPT #2 needs a "
             "prompt set with two teacher reply sets (prompts=vicuna80)"
         )
-    pairs = [StylePair(i.id, i.prompt, i.second_reference, i.reference) for i in with_second]
+    pairs = [ReplyPair(i.id, i.prompt, i.second_reference, i.reference) for i in with_second]
     tags = _tags(cfg) | {cells.TAG_ROLE: cells.ROLE_TEACHER, TAG_TEACHER: CHATGPT2}
     computed = {
         "prompts": plain(cfg.prompts),
         "filters": plain(cfg.filters),
         "style": plain(cfg.style),
     }
-    tags[cells.TAG_CONFIG_HASH] = stable_hash(computed)[:16]
+    tags[cells.TAG_CONFIG_HASH] = short_hash(computed)
     if cfg.log.parent_run_id:
         tags[cells.TAG_PARENT] = str(cfg.log.parent_run_id)
     return _score_style(cfg, pairs, report, tags)
 
 
-def _score_style(cfg, pairs: list[StylePair], report: DataReport, tags: dict) -> dict[str, float]:
+def _score_style(cfg, pairs: list[ReplyPair], report: DataReport, tags: dict) -> dict[str, float]:
     verdicts = None
     if cfg.style.authoritative is not None:
         tone_cfg = plain(cfg.style.authoritative)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imitate import metrics
-from imitate.judge.verdicts import ERROR
+from imitate.llm.verdicts import ERROR
 
 WIN, TIE, LOSS = "win", "tie", "loss"
 SCORE = {WIN: 1.0, TIE: 0.5, LOSS: 0.0}
@@ -49,8 +49,8 @@ def pair_row(pair, outcomes: Sequence[str], replies: Sequence[str]) -> dict:
     decided = ERROR not in outcomes
     return {
         "id": pair.id,
-        "instruction": pair.instruction,
-        "candidate": pair.candidate,
+        "instruction": pair.prompt,
+        "candidate": pair.output,
         "reference": pair.reference,
         "candidate_first_outcome": outcomes[0],
         "reference_first_outcome": outcomes[1],
@@ -60,7 +60,7 @@ def pair_row(pair, outcomes: Sequence[str], replies: Sequence[str]) -> dict:
         "conservative_outcome": conservative_outcome(outcomes),
         "consistent": decided and outcomes[0] == outcomes[1],
         "score": sum(SCORE[o] for o in outcomes) / len(outcomes) if decided else None,
-        "candidate_chars": len(pair.candidate),
+        "candidate_chars": len(pair.output),
         "reference_chars": len(pair.reference),
     }
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from imitate.judge.outcomes import LOSS, TIE, WIN, pair_row
-from imitate.judge.verdicts import ERROR, VerdictParser
 from imitate.llm.base import LLM, GenerationRequest, user_turn
+from imitate.llm.verdicts import ERROR, VerdictParser
+from imitate.reply_pair import ReplyPair
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +25,6 @@ _OUTCOME = {
     "reference_first": {FIRST: LOSS, SECOND: WIN, TIE: TIE, ERROR: ERROR},
 }
 _CHUNK = 64  # requests per generate call: progress in the log, a crash loses at most one chunk
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One prompt: the candidate's output and the reference (teacher) output to compare it with."""
-
-    id: str
-    instruction: str
-    candidate: str
-    reference: str
 
 
 class PairwiseJudge:
@@ -62,21 +52,21 @@ class PairwiseJudge:
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
 
-    def request(self, pair: Pair, order: str) -> GenerationRequest:
+    def request(self, pair: ReplyPair, order: str) -> GenerationRequest:
         """The judge request for one pair in one order (deterministic in pair, order and config)."""
         a, b = (
-            (pair.candidate, pair.reference)
+            (pair.output, pair.reference)
             if order == "candidate_first"
-            else (pair.reference, pair.candidate)
+            else (pair.reference, pair.output)
         )
-        user = self.template.format(question=pair.instruction, answer_a=a, answer_b=b)
+        user = self.template.format(question=pair.prompt, answer_a=a, answer_b=b)
         return GenerationRequest(
             messages=user_turn(user, self.system),
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
         )
 
-    def judge(self, pairs: Sequence[Pair]) -> list[dict]:
+    def judge(self, pairs: Sequence[ReplyPair]) -> list[dict]:
         """One row per pair: both orders' replies and outcomes, and the combined outcomes."""
         requests = [self.request(pair, order) for pair in pairs for order in ORDERS]
         replies: list[str] = []

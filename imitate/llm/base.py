@@ -7,8 +7,6 @@ the in-process transformers model (`imitate.llm.hf`) or an OpenAI-compatible end
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
@@ -86,12 +84,6 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
         if sequence and (found := text.find(sequence)) != -1:
             cut = min(cut, found)
     return text[:cut]
-
-
-def stable_hash(value: object) -> str:
-    """sha256 of a JSON-ready value with sorted keys: the same request gives the same key anywhere."""
-    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 @runtime_checkable

@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 
 import openai
 
-from imitate.llm.base import GenerationRequest, LogprobsUnavailable, cut_at_stop, stable_hash
+from imitate.hashing import stable_hash
+from imitate.llm.base import GenerationRequest, LogprobsUnavailable, cut_at_stop
 from imitate.llm.dispatch import CHAT, COMPLETIONS, Dispatcher, Job
 from imitate.llm.ledger import Ledger, charged_usage
 from imitate.llm.openai_logprobs import (
@@ -277,6 +278,6 @@ def _redactor(key: str | None):
 
 
 def _load_tokenizer(name_or_path: str):
-    from imitate.model.backbones import build_tokenizer
+    from imitate.pretrained import build_tokenizer
 
     return build_tokenizer(name_or_path)

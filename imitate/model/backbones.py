@@ -1,4 +1,4 @@
-"""Build the HF causal LM and tokenizer a ``model`` config names.
+"""Build the HF causal LM a ``model`` config names (its tokenizer: ``imitate.pretrained``).
 
 ``weights`` selects where parameters come from: ``null`` (random init from the inline
 architecture: tiny test models), a hub id or local directory, or ``package:<dist>`` (a GGUF in a
@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import importlib
 import logging
-from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PretrainedConfig, PreTrainedModel
+from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
-from imitate.model.gguf import PACKAGE_PREFIX, converted_dir, packaged_gguf
+from imitate.pretrained import DEFAULT_CACHE, local_weights
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CACHE = "~/.cache/imitate/models"
 
 
 def build_backbone(
@@ -43,11 +40,6 @@ def build_backbone(
     )
 
 
-def build_tokenizer(name_or_path: str, cache_dir: str = DEFAULT_CACHE):
-    """A fast tokenizer from a hub id, a local directory or ``package:<dist>``."""
-    return AutoTokenizer.from_pretrained(local_weights(name_or_path, cache_dir))
-
-
 def architecture_config(architecture: str, config: dict[str, Any]) -> PretrainedConfig:
     """``transformers.LlamaConfig`` + kwargs -> config object, with a clear error for typos."""
     module_name, _, class_name = architecture.rpartition(".")
@@ -59,15 +51,6 @@ def architecture_config(architecture: str, config: dict[str, Any]) -> Pretrained
             "use e.g. transformers.LlamaConfig or transformers.GPT2Config"
         ) from err
     return config_class(**config)
-
-
-def local_weights(weights: str, cache_dir: str) -> str:
-    """A local directory for `weights`: a converted packaged GGUF, a local path, or the hub id as given."""
-    if weights.startswith(PACKAGE_PREFIX):
-        return str(converted_dir(packaged_gguf(weights[len(PACKAGE_PREFIX) :]), cache_dir))
-    if Path(weights).expanduser().exists():
-        return str(Path(weights).expanduser())
-    return weights  # a hub id: transformers downloads it (or finds it in the HF cache)
 
 
 def dtype_named(name: str, key: str) -> torch.dtype:

@@ -15,10 +15,10 @@ from transformers import PreTrainedModel
 from imitate import metrics
 from imitate.data.format import IGNORE_INDEX
 from imitate.model import flops, parallel
-from imitate.model.backbones import DEFAULT_CACHE
 from imitate.model.checkpoints import MLFLOW_RUN_ID, TOKENS_SEEN_KEY
 from imitate.model.loss import SupervisedProjection, full_logits_loss, full_logits_output
 from imitate.model.optim import OptimConfig, build_optimizer, build_scheduler
+from imitate.pretrained import DEFAULT_CACHE
 
 
 class ImitationLM(pl.LightningModule):

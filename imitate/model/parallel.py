@@ -30,7 +30,8 @@ from torch.distributed.fsdp import (
 from torch.distributed.tensor import DTensor, distribute_tensor
 from transformers import PreTrainedModel
 
-from imitate.model.backbones import dtype_named, local_weights
+from imitate.model.backbones import dtype_named
+from imitate.pretrained import local_weights
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import os
 import sys
 from pathlib import Path
 
 from imitate.rate import db, export, server
 from imitate.rate.pairs import Pair, pairs_from_run, read_pairs
+from imitate.tracking.store_uri import default_tracking_uri
 
-DEFAULT_URI = "sqlite:///outputs/mlflow.db"  # as conf/tracking/mlflow.yaml
 DEFAULT_DB = "outputs/ratings.db"
 
 
@@ -92,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     tracking.add_argument(
         "--tracking-uri",
-        default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI),
+        default=default_tracking_uri(),
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else %(default)s)",
     )
     serving = commands.add_parser("serve", parents=[tracking], help="serve the rating app")

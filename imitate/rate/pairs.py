@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imitate.data.jsonl import read_jsonl
-from imitate.eval.generations import GENERATIONS_ARTIFACT, read_table
+from imitate.style.generations import GENERATIONS_ARTIFACT, read_table
 
 REQUIRED = ("id", "instruction", "output_model", "output_teacher")
 OPTIONAL = ("model_run_id",)

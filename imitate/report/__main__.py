@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from imitate.report.teacher import teacher_note, teacher_provenance
 from imitate.tracking import cells
 from imitate.tracking.reference import DEFAULT_REFERENCE, load_reference, published_values
 from imitate.tracking.status import read_status, status_table
+from imitate.tracking.store_uri import default_tracking_uri
 
-DEFAULT_URI = "sqlite:///outputs/mlflow.db"  # as conf/tracking/mlflow.yaml
 ARTIFACT_DIR = "report"
 
 
@@ -74,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("target", help="a sweep's parent run id, or an MLflow experiment name")
     parser.add_argument(
         "--tracking-uri",
-        default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI),
+        default=default_tracking_uri(),
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else %(default)s)",
     )
     parser.add_argument("--out", help="output folder (default: reports/<target>)")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from imitate.judge.verdicts import DEFAULT_MARKER, ERROR, VerdictParser
 from imitate.llm.base import LLM, GenerationRequest, user_turn
-from imitate.style.similarity import StylePair
+from imitate.llm.verdicts import DEFAULT_MARKER, ERROR, VerdictParser
+from imitate.reply_pair import ReplyPair
 
 AUTHORITATIVE = "authoritative"
 
 
-def authoritative_request(pair: StylePair, cfg: Mapping) -> GenerationRequest:
+def authoritative_request(pair: ReplyPair, cfg: Mapping) -> GenerationRequest:
     """The tone-judge request for one output (deterministic in the output and the config)."""
     user = cfg["template"].format(question=pair.prompt, answer=pair.output)
     return GenerationRequest(
@@ -25,7 +25,7 @@ def authoritative_request(pair: StylePair, cfg: Mapping) -> GenerationRequest:
     )
 
 
-def judge_authoritative(llm: LLM, pairs: Sequence[StylePair], cfg: Mapping) -> list[dict]:
+def judge_authoritative(llm: LLM, pairs: Sequence[ReplyPair], cfg: Mapping) -> list[dict]:
     """Per output: the judge's reply and True / False / None (unparseable) for authoritative."""
     parser = VerdictParser(cfg["labels"], cfg.get("marker") or DEFAULT_MARKER)
     if AUTHORITATIVE not in parser.labels.values():

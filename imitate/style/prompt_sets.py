@@ -20,7 +20,7 @@ from imitate.data.jsonl import read_jsonl
 from imitate.data.paths import resolve_data_path
 from imitate.data.report import DataReport
 from imitate.data.sources import read_records
-from imitate.eval.generations import read_table
+from imitate.style.generations import read_table
 
 MATCH_KEYS = ("id", "text")
 # ``prompts.format`` of conf/prompts/heldout.yaml: the training run's own held-out split, which
@@ -49,9 +49,9 @@ class PromptItem:
     category: str = ""
 
 
-def normalise_text(text: str) -> str:
-    """The join key for ``match: text``: whitespace runs collapsed, ends stripped."""
-    return " ".join(text.split())
+def join_key(item_id: str, prompt: str | None, match: str) -> str:
+    """The key a prompt joins its replies by: its id, or its whitespace-normalised text (``match: text``)."""
+    return item_id if match == "id" else " ".join((prompt or "").split())
 
 
 def _json_lines(path: Path) -> list[dict]:
@@ -128,7 +128,7 @@ def read_sharegpt(path: Path, report: DataReport | None = None) -> list[Record]:
 
 
 def read_generations(path: Path, report: DataReport | None = None) -> list[Record]:
-    """A run's generations table (``imitate.eval.generations``): the prompt and the teacher's reply."""
+    """A run's generations table (``imitate.style.generations``): the prompt and the teacher's reply."""
     return [Record(str(r["id"]), r["prompt"], r["teacher_reply"]) for r in read_table(path)]
 
 
@@ -194,16 +194,12 @@ def reply_lookup(records: list[Record], match: str, what: str) -> dict[str, str]
         raise ValueError(f"{what}.match={match!r}; valid: {', '.join(MATCH_KEYS)}")
     lookup: dict[str, str] = {}
     for record in records:
-        key = record.id if match == "id" else normalise_text(record.prompt or "")
+        key = join_key(record.id, record.prompt, match)
         if key in lookup:
             raise ValueError(f"{what}: two records share the {match} {key[:80]!r}")
         if record.reply is not None:
             lookup[key] = record.reply
     return lookup
-
-
-def join_key(record: Record, match: str) -> str:
-    return record.id if match == "id" else normalise_text(record.prompt or "")
 
 
 def build_prompt_set(cfg: Mapping, report: DataReport) -> list[PromptItem]:
@@ -241,4 +237,4 @@ def _reply(record: Record, source: tuple[str, dict] | None) -> str | None:
     if source is None:
         return record.reply  # the prompts file carries the teacher's reply itself
     match, lookup = source
-    return lookup.get(join_key(record, match))
+    return lookup.get(join_key(record.id, record.prompt, match))

@@ -12,28 +12,18 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from scipy.stats import pearsonr
 
 from imitate import metrics
+from imitate.reply_pair import ReplyPair
 from imitate.style.detectors import has_list, has_summary_paragraph, unigram_f1, words
 from imitate.style.lexicon import tone_counts
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class StylePair:
-    """One prompt's output beside the teacher's reply to it."""
-
-    id: str
-    prompt: str
-    output: str
-    reference: str
-
-
-def style_rows(pairs: Sequence[StylePair]) -> list[dict]:
+def style_rows(pairs: Sequence[ReplyPair]) -> list[dict]:
     """Per-prompt features: the table behind every Table 2 number (logged as an artifact)."""
     rows = []
     for pair in pairs:
@@ -58,7 +48,7 @@ def style_rows(pairs: Sequence[StylePair]) -> list[dict]:
 
 
 def score_style(
-    pairs: Sequence[StylePair], judged_authoritative: Sequence | None = None
+    pairs: Sequence[ReplyPair], judged_authoritative: Sequence | None = None
 ) -> tuple[list[dict], dict[str, float]]:
     """Table 2 for outputs beside the teacher's replies: the per-prompt rows and the metrics.
 

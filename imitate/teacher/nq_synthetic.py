@@ -28,7 +28,8 @@ from pathlib import Path
 from imitate.data.jsonl import read_jsonl
 from imitate.data.leakage import load_eval_prompts
 from imitate.data.paths import resolve_data_path
-from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest, stable_hash, user_turn
+from imitate.hashing import stable_hash
+from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest, user_turn
 from imitate.teacher.question_filter import QuestionFilter
 from imitate.teacher.replies import parse_pairs
 from imitate.teacher.store import ResumableOutput

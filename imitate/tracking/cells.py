@@ -8,14 +8,14 @@ the cells of one base model share a single base row however many budgets the gri
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from typing import Any
 
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+from imitate.hashing import short_hash
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,7 @@ TRAINING_ONLY = ("optim", "batch", "loss")
 
 def config_hash(cfg: DictConfig) -> str:
     """16 hex digits identifying what this cell computes (same hash = same result)."""
-    content = _hashed_content(cfg)
-    text = json.dumps(content, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return short_hash(_hashed_content(cfg))
 
 
 def _hashed_content(cfg: DictConfig) -> dict:

@@ -6,9 +6,7 @@ each) are what ``imitate.report`` prints as "paper" beside our value of the same
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from imitate import metrics
 from imitate.data.budget import parse_token_count
+from imitate.hashing import short_hash
 from imitate.metric_log import log_metrics
 from imitate.tracking import cells
 
@@ -129,7 +128,7 @@ def record_teacher(
     scores = reference_scores(reference)
     published_values(reference)  # a typo in the paper's numbers fails before the sweep runs
     content = OmegaConf.to_container(reference, resolve=True)
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    digest = short_hash(content)
     existing = cells.latest_child(client, experiment_id, parent_run_id, digest)
     if existing is not None:
         return existing.info.run_id

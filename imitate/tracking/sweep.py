@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import io
-import json
 import logging
 import sys
 import time
@@ -27,6 +25,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from imitate.hashing import short_hash
 from imitate.redact import redact, secret_values
 from imitate.tracking import cells, mlflow_run
 from imitate.tracking.reference import record_teacher
@@ -240,4 +239,4 @@ def sweep_hash(config: DictConfig, overrides: list[str]) -> str:
     params = config.hydra.sweeper.params
     params = OmegaConf.to_container(params, resolve=False) if isinstance(params, DictConfig) else {}
     content = [config.hydra.job.config_name, sorted(overrides), params]
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    return short_hash(content)

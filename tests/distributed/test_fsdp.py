@@ -37,7 +37,7 @@ COMMON = [
     "data.max_tokens=2048",  # 32 blocks of 64 = 4 optimizer steps of 8
     "trainer.log_every_n_steps=1",
     "trainer.enable_progress_bar=false",
-    "eval.generations.num_prompts=0",
+    "~eval.tasks.style",
     "optim.warmup_steps=1",
 ]
 CHECKPOINTS = ["checkpoint.every_n_steps=1", "checkpoint.keep_last=2"]

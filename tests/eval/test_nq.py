@@ -61,8 +61,8 @@ def test_run_builds_three_shot_prompts_and_scores_every_question(tiny_llm):
     )
     result = task.run(tiny_llm)
     assert len(result.records) == 3 and {r["shots"] for r in result.records} == {3}
-    assert 0.0 <= result.metrics[metrics.NQ_EM] <= 1.0
-    assert result.metrics[metrics.NQ_FEWER_SHOTS] == 0.0
+    # a random 2-layer model answers nothing right; the scoring itself: the scripted test below
+    assert result.metrics == {metrics.NQ_EM: 0.0, metrics.NQ_FEWER_SHOTS: 0.0}
     exemplars = task.pick_shots(task_questions := [{"question": "x", "answer": ["y"]}])
     prompt, _ = task.fit_prompt(exemplars, task_questions[0], tiny_llm, room=10_000)
     assert prompt.endswith("\n\nQ: x?\nA:") and prompt.count("\nA: ") == 3
@@ -81,3 +81,30 @@ def test_shared_efficientqa_dev_is_disjoint_from_nq_open_dev(shared_data):
         normalize_answer(q["question"]) for q in eqa
     }
     assert len(overlap) < 0.01 * len(eqa)  # any stray overlap is filtered out by pick_shots
+
+
+class AnswerSheet:
+    """Answers each question from a fixed sheet, as a model would, after the prompt's last `Q:`."""
+
+    context_length = None
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+
+    def generate(self, requests):
+        questions = [r.prompt.rsplit("Q: ", 1)[1].removesuffix("?\nA:") for r in requests]
+        return [[self.answers[q]] for q in questions]
+
+
+def test_run_scores_the_answer_line_against_every_gold_answer():
+    task = NQTask(data=str(NQ / "test.jsonl"), shots_data=str(NQ / "shots.jsonl"))
+    sheet = AnswerSheet(
+        {
+            "who wrote the declaration of independence": " Thomas Jefferson.\nQ: next?",
+            "what is the capital of france": "Lyon",
+            "when did world war ii end": " 2 September 1945",
+        }
+    )
+    result = task.run(sheet)
+    assert [r["correct"] for r in result.records] == [True, False, True]
+    assert result.metrics == {metrics.NQ_EM: pytest.approx(2 / 3), metrics.NQ_FEWER_SHOTS: 0.0}

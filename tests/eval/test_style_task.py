@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from imitate import metrics
-from imitate.eval.generations import COLUMNS, read_table
+from imitate.style.generations import COLUMNS, read_table
 from imitate.eval.results import as_columns
 from imitate.eval.style import StyleTask
 from imitate.eval.tasks import run_tasks

@@ -13,9 +13,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from imitate import metrics
 from imitate.judge import commands
-from imitate.style.similarity import StylePair, style_metrics, style_rows
+from imitate.reply_pair import ReplyPair
+from imitate.style.similarity import style_metrics, style_rows
 from tests.conftest import REPO, compose_config
-from tests.style.test_prompt_sets import FIXTURES, vicuna_like
+from tests.support.judging import FIXTURES, only_run, table, vicuna_like
 from tests.test_configs import _bind, _targets
 
 COMMANDS = sorted(commands.COMMANDS)
@@ -34,20 +35,6 @@ def test_judging_config_composes_and_targets_bind(overrides: list[str]) -> None:
         _bind(where, node)
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    """One MLflow store for the module (creating a SQLite store takes seconds); a experiment per test."""
-    return tmp_path_factory.mktemp("mlflow")
-
-
-@pytest.fixture
-def tmp_path(store: Path, request) -> Path:
-    """The shared store's folder, and this test's own experiment name via the folder name."""
-    folder = store / request.node.name.replace("[", "_").replace("]", "")
-    folder.mkdir()
-    return folder
-
-
 def judging_cfg(tmp_path: Path, command: str, rule: str = "prefer_good", **overrides) -> DictConfig:
     cfg = compose_config([f"command={command}"], config_name="judging")
     with open_dict(cfg):
@@ -61,19 +48,6 @@ def judging_cfg(tmp_path: Path, command: str, rule: str = "prefer_good", **overr
         for key, value in overrides.items():
             OmegaConf.update(cfg, key, value)
     return cfg
-
-
-def only_run(cfg: DictConfig):
-    client = MlflowClient(cfg.tracking.uri)
-    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
-    [run] = client.search_runs([experiment.experiment_id])
-    return client, run
-
-
-def table(client: MlflowClient, run_id: str, name: str) -> list[dict]:
-    path = client.download_artifacts(run_id, f"judge/{name}.json")
-    data = json.loads(Path(path).read_text())
-    return [dict(zip(data["columns"], row, strict=True)) for row in data["data"]]
 
 
 def test_compare_logs_metrics_and_the_per_pair_table(tmp_path) -> None:
@@ -112,7 +86,7 @@ def test_chatgpt2_is_a_teacher_row_that_the_report_reads(tmp_path) -> None:
 
     cfg = judging_cfg(tmp_path, "chatgpt2")
     values = commands.chatgpt2(cfg)
-    pairs = [StylePair(i["id"], "", i["second"], i["reference"]) for i in _fixture_items()]
+    pairs = [ReplyPair(i["id"], "", i["second"], i["reference"]) for i in _fixture_items()]
     assert values == pytest.approx(style_metrics(style_rows(pairs)))
     client, run = only_run(cfg)
     assert run.data.tags["role"] == "teacher" and run.data.tags["teacher"] == "ChatGPT #2"

@@ -7,15 +7,16 @@ from omegaconf import OmegaConf
 
 from imitate import metrics
 from imitate.judge.outcomes import judge_metrics
-from imitate.judge.pairwise import Pair, PairwiseJudge
-from imitate.judge.verdicts import ERROR
+from imitate.judge.pairwise import PairwiseJudge
 from imitate.llm import openai_client
+from imitate.llm.verdicts import ERROR
+from imitate.reply_pair import ReplyPair
 from tests.conftest import REPO
 from tests.llm.loopback import LoopbackServer
 
 PAIRS = [
-    Pair("1", "Name a primary colour.", "Red.", "Blue is one."),
-    Pair("2", "What is 2 + 2?", "4", "Four."),
+    ReplyPair("1", "Name a primary colour.", "Red.", "Blue is one."),
+    ReplyPair("2", "What is 2 + 2?", "4", "Four."),
 ]
 
 
@@ -62,11 +63,11 @@ def test_judge_against_transformers_serve(served, tmp_path) -> None:
     finally:
         client.close()
     assert usage[metrics.LLM_REQUESTS] == 4  # both orders of both pairs went to the server
-    for row in rows:
-        assert row["candidate_first_reply"] and row["reference_first_reply"]  # real generations
-        outcomes = (row["candidate_first_outcome"], row["reference_first_outcome"])
-        assert set(outcomes) <= {"win", "tie", "loss", ERROR}
-        # a tiny model often gives no marker: such a pair is an error row, never a guessed verdict
-        assert (row["outcome"] == ERROR) == (ERROR in outcomes)
-    values = judge_metrics(rows)
-    assert 0.0 <= values[metrics.JUDGE_UNPARSEABLE] <= 1.0
+    assert all(row["candidate_first_reply"] and row["reference_first_reply"] for row in rows)
+    # Greedy SmolLM2-135M in 24 tokens writes no verdict marker for these pairs (measured): each
+    # pair is an error row, kept and counted, never a guessed verdict.
+    outcomes = [
+        (r["candidate_first_outcome"], r["reference_first_outcome"], r["outcome"]) for r in rows
+    ]
+    assert outcomes == [(ERROR, ERROR, ERROR)] * 2
+    assert judge_metrics(rows) == {metrics.JUDGE_UNPARSEABLE: 1.0}

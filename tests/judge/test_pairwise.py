@@ -6,17 +6,18 @@ import pytest
 from omegaconf import OmegaConf
 
 from imitate import metrics
+from imitate.hashing import stable_hash
 from imitate.judge.outcomes import judge_metrics, outcome_counts
-from imitate.judge.pairwise import Pair, PairwiseJudge
-from imitate.judge.verdicts import ERROR, VerdictParser
-from imitate.llm.base import stable_hash
+from imitate.judge.pairwise import PairwiseJudge
+from imitate.llm.verdicts import ERROR, VerdictParser
+from imitate.reply_pair import ReplyPair
 from tests.conftest import REPO
 from tests.judge.scripted import ScriptedLLM, shown_replies
 
 PAIRS = [
-    Pair("1", "q1", "GOOD candidate one", "reference one"),
-    Pair("2", "q2", "candidate two", "GOOD reference two"),
-    Pair("3", "q3", "GOOD both", "GOOD both too"),
+    ReplyPair("1", "q1", "GOOD candidate one", "reference one"),
+    ReplyPair("2", "q2", "candidate two", "GOOD reference two"),
+    ReplyPair("3", "q3", "GOOD both", "GOOD both too"),
 ]
 
 
@@ -31,9 +32,9 @@ def test_every_pair_is_asked_in_both_orders() -> None:
     asked = [shown_replies(r) for r in judge.llm.requests]
     assert len(asked) == 2 * len(PAIRS)
     for index, pair in enumerate(PAIRS):
-        assert asked[2 * index] == (pair.candidate, pair.reference)
-        assert asked[2 * index + 1] == (pair.reference, pair.candidate)
-    assert all(pair.instruction in r.messages[-1]["content"] for pair, r in zip(PAIRS, judge.llm.requests[::2], strict=True))  # fmt: skip
+        assert asked[2 * index] == (pair.output, pair.reference)
+        assert asked[2 * index + 1] == (pair.reference, pair.output)
+    assert all(pair.prompt in r.messages[-1]["content"] for pair, r in zip(PAIRS, judge.llm.requests[::2], strict=True))  # fmt: skip
     assert judge.llm.requests[0].messages[0]["role"] == "system"
     assert judge.llm.requests[0].temperature == 0.0
 
@@ -117,6 +118,6 @@ def test_requests_are_deterministic() -> None:
 def test_answers_with_braces_pass_through_the_template() -> None:
     judge = judge_with("prefer_good")
     request = judge.request(
-        Pair("x", "q {not a field}", "dict = {'a': 1}", "{}"), "candidate_first"
+        ReplyPair("x", "q {not a field}", "dict = {'a': 1}", "{}"), "candidate_first"
     )
     assert "dict = {'a': 1}" in request.messages[-1]["content"]

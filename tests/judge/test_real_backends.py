@@ -8,14 +8,17 @@ from omegaconf import OmegaConf, open_dict
 from imitate import metrics
 from imitate.judge import agreement, commands
 from imitate.judge.pairwise import PairwiseJudge
-from imitate.judge.verdicts import ERROR
+from imitate.llm.verdicts import ERROR
+from imitate.rate import export
+from imitate.rate.db import add_items
+from imitate.rate.pairs import Pair as RatePair
+from imitate.rate.store import RatingStore
 from tests.conftest import REPO, compose_config
 from tests.judge.scripted import ScriptedLLM
-from tests.judge.test_commands import only_run, store, table, tmp_path  # noqa: F401  (fixtures)
-from tests.style.test_prompt_sets import FIXTURES, vicuna_like
+from tests.support.judging import FIXTURES, only_run, table, vicuna_like
 
 
-def test_compare_with_smollm2_in_process_as_the_judge(tmp_path, smollm2_tokenizer) -> None:  # noqa: F811
+def test_compare_with_smollm2_in_process_as_the_judge(tmp_path, smollm2_tokenizer) -> None:
     cfg = compose_config(
         ["command=compare", "llm=hf", "+model=smollm2_135m", "judge.max_new_tokens=12"],
         config_name="judging",
@@ -27,50 +30,49 @@ def test_compare_with_smollm2_in_process_as_the_judge(tmp_path, smollm2_tokenize
         cfg.tracking.uri = f"sqlite:///{tmp_path.parent}/mlflow.db"
         cfg.tracking.artifact_root = str(tmp_path / "artifacts")
     values = commands.compare(cfg)
-    assert 0.0 <= values[metrics.JUDGE_UNPARSEABLE] <= 1.0
+    # Greedy SmolLM2-135M in 12 tokens writes no verdict marker on these three pairs (measured):
+    # every pair is an error row, kept and counted, never a guessed verdict.
+    assert values == {metrics.JUDGE_UNPARSEABLE: 1.0}
     client, run = only_run(cfg)
     rows = table(client, run.info.run_id, "compare_pairs")
     assert len(rows) == 3 and all(r["candidate_first_reply"] for r in rows)  # real generations
-    for row in rows:  # a 135M model rarely writes a marker: error rows, never a guessed verdict
-        orders = (row["candidate_first_outcome"], row["reference_first_outcome"])
-        assert (row["outcome"] == ERROR) == (ERROR in orders)
+    outcomes = [
+        (r["candidate_first_outcome"], r["reference_first_outcome"], r["outcome"]) for r in rows
+    ]
+    assert outcomes == [(ERROR, ERROR, ERROR)] * 3
     assert run.data.tags["judge.model"].startswith("hf:")
 
 
-def test_agreement_over_the_rating_apps_own_export(tmp_path) -> None:  # noqa: F811
-    rate_db = pytest.importorskip("imitate.rate.db")
-    from imitate.rate import export
-    from imitate.rate.pairs import Pair as RatePair
-    from imitate.rate.store import RatingStore
-
+def test_agreement_over_the_rating_apps_own_export(tmp_path) -> None:
     store_ = RatingStore(tmp_path / "ratings.db")
     items = [
         RatePair("i1", "q1", "GOOD model reply", "teacher reply"),
         RatePair("i2", "q2", "model reply", "GOOD teacher reply"),
     ]
-    rate_db.add_items(store_.path, items)
-    for rater, wanted in {"ann": ("model", "teacher"), "bob": ("tie", "model")}.items():
-        for verdict in wanted:
+    add_items(store_.path, items)
+    # Each rater's verdict per item (whatever order the app shows the items in); the scripted
+    # judge prefers the GOOD reply: i1 model, i2 teacher.
+    wanted = {"ann": {"q1": "model", "q2": "teacher"}, "bob": {"q1": "tie", "q2": "model"}}
+    for rater, verdicts in wanted.items():
+        for _ in verdicts:
             screen = store_.screen(rater)
-            model_side = "A" if screen.output_a.startswith(("GOOD model", "model")) else "B"
+            model_side = "A" if screen.output_a in ("GOOD model reply", "model reply") else "B"
             teacher_side = "B" if model_side == "A" else "A"
-            choice = {"model": model_side, "teacher": teacher_side, "tie": "equal"}[verdict]
-            store_.save(rater, screen.token, choice)
+            choice = {"model": model_side, "teacher": teacher_side, "tie": "equal"}
+            store_.save(rater, screen.token, choice[verdicts[screen.instruction]])
     ratings = export.read_ratings(store_.path)
     paths = export.write_files(tmp_path / "export", ratings, export.summarise(ratings))
 
     rows = agreement.read_human_export(paths["judge_pairs"])
-    assert len(rows) == 4
+    assert sorted((r["item_id"], r["verdict"]) for r in rows) == [
+        ("i1", "model"), ("i1", "tie"), ("i2", "model"), ("i2", "teacher"),
+    ]  # fmt: skip
     cfg = OmegaConf.to_container(OmegaConf.load(REPO / "conf/judge/pairwise.yaml"))
     judged = PairwiseJudge(ScriptedLLM("prefer_good"), **cfg).judge(agreement.pairs_of_export(rows))
     result = agreement.human_judge_agreement(agreement.agreement_rows(rows, judged))
-    # judge: i1 model, i2 teacher. Humans per item: i1 {model, tie} or {tie, model} ...
-    by_item = {}
-    for row in rows:
-        by_item.setdefault(row["item_id"], []).append(row["verdict"])
-    expected_s1 = (
-        sum(v == {"i1": "model", "i2": "teacher"}[item] for item, vs in by_item.items() for v in vs)
-        / 4
-    )
-    assert result["s1_agreement"] == pytest.approx(expected_s1)
-    assert sorted(v for vs in by_item.values() for v in vs) == ["model", "model", "teacher", "tie"]
+    # S1: ann agrees on both items, bob on neither (tie vs model, model vs teacher): 2 of 4.
+    # S2 drops bob's tie: ann's two agree, bob's i2 does not: 2 of 3.
+    assert result == {
+        "rows": 4, "judge_errors": 0, "items": 2,
+        "s1_rows": 4, "s1_agreement": 0.5, "s2_rows": 3, "s2_agreement": pytest.approx(2 / 3),
+    }  # fmt: skip

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tokens
-from imitate.llm.base import LLM, GenerationRequest, cut_at_stop
+from imitate.llm.base import GenerationRequest, cut_at_stop
 from imitate.llm.hf import HFClient
 from imitate.llm.hf_batching import candidate_token_ids, next_token_logprobs_one_by_one
 from tests.eval.conftest import tiny_llama
+from tests.support.llm_protocol import assert_implements_llm
 
 TURNS = (
     {"role": "system", "content": "Be brief."},
@@ -27,8 +28,11 @@ def trained(smollm2_tokenizer):
     return tiny_llama(len(tokenizer), seed=3), tokenizer
 
 
-def test_hf_client_is_an_llm(trained):
-    assert isinstance(HFClient(*trained), LLM)
+def test_hf_client_answers_every_member_of_the_llm_protocol(trained):
+    client = HFClient(*trained)
+    assert_implements_llm(client)
+    assert client.context_length == 2048  # tiny_llama's max_position_embeddings
+    assert client.usage_metrics() == {}  # an in-process model has no request ledger
 
 
 def test_chat_request_continues_from_the_trained_prompt_greedily(trained):

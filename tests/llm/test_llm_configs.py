@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -10,9 +12,12 @@ from omegaconf.errors import MissingMandatoryValue
 
 from imitate.llm.base import GenerationRequest
 from imitate.llm.openai_client import OpenAIClient
-from tests.conftest import compose_config
+from tests.conftest import REPO, compose_config
 
 SENTINEL = "sk-SENTINEL-in-env-only"
+# Each option's composed values (interpolations unresolved) as they were before the options
+# included conf/llm/base/openai_client.yaml: the shared base must not change what any option sets.
+COMPOSED_OPTIONS = json.loads((REPO / "tests/fixtures/llm/composed_options.json").read_text())
 
 
 def test_local_server_option_talks_to_a_served_model(server, tmp_path, monkeypatch) -> None:
@@ -46,3 +51,18 @@ def test_openai_options_read_the_key_from_the_named_variable(option, tmp_path, m
     assert client.model == option and client.logprobs == "chat_top"
     assert SENTINEL not in OmegaConf.to_yaml(cfg.llm, resolve=True) + repr(client)
     client.close()
+
+
+@pytest.mark.parametrize("option", sorted(COMPOSED_OPTIONS))
+@pytest.mark.parametrize(
+    ("primary", "override", "where"),
+    [
+        ("evaluate", "llm={}", "llm"),
+        ("judging", "llm={}", "llm"),
+        ("judging", "+llm@candidate.llm={}", "candidate.llm"),
+    ],
+)
+def test_every_llm_option_composes_to_its_pinned_values(option, primary, override, where) -> None:
+    cfg = compose_config([override.format(option)], config_name=primary)
+    node = OmegaConf.select(cfg, where)
+    assert OmegaConf.to_container(node, resolve=False) == COMPOSED_OPTIONS[option]

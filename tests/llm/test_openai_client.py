@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from imitate.llm.base import LLM, GenerationRequest, LogprobsUnavailable
+from imitate.llm.base import GenerationRequest, LogprobsUnavailable
 from imitate.llm.openai_client import OpenAIClient
 from imitate.llm.retries import EndpointError
+from tests.support.llm_protocol import assert_implements_llm
 
 CHAT = GenerationRequest(messages=[{"role": "user", "content": "hello there"}], max_new_tokens=8)
 RAW = GenerationRequest(prompt="once upon a time", max_new_tokens=8)
@@ -17,7 +18,6 @@ RAW = GenerationRequest(prompt="once upon a time", max_new_tokens=8)
 
 def test_chat_goes_to_chat_completions_and_prompts_to_completions(server, make_client) -> None:
     client = make_client(server)
-    assert isinstance(client, LLM)
     assert client.generate([CHAT, RAW]) == [["echo: hello there"], ["echo: once upon a time"]]
     paths = sorted(a["path"] for a in server.arrivals)
     assert paths == ["/v1/chat/completions", "/v1/completions"]
@@ -25,6 +25,10 @@ def test_chat_goes_to_chat_completions_and_prompts_to_completions(server, make_c
     assert sent["/v1/chat/completions"]["messages"] == [{"role": "user", "content": "hello there"}]
     assert sent["/v1/completions"]["max_tokens"] == 8
     assert sent["/v1/completions"]["temperature"] == 0.0
+
+
+def test_openai_client_answers_every_member_of_the_llm_protocol(server, make_client) -> None:
+    assert_implements_llm(make_client(server))
 
 
 def test_stop_sequences_are_sent_and_cut_locally(server, make_client) -> None:

@@ -108,6 +108,9 @@ def client_factory():
         client.close()
 
 
+SERVER_START_S = 240
+
+
 @pytest.fixture
 def served(tmp_path):
     """``served(count, *serve_args)``: the real CLI server on 127.0.0.1 over `count` items."""
@@ -120,6 +123,7 @@ def served(tmp_path):
         def start(count: int, *serve_args: str):
             pairs = write_jsonl(tmp_path / f"pairs-{count}.jsonl", make_pairs(count))
             args = ["--db", str(tmp_path / "ratings.db"), "--pairs", str(pairs), *serve_args]
-            return stack.enter_context(spawned(args))
+            # Startup is not under test: on a shared 2-core machine at load 20 it took over 60 s.
+            return stack.enter_context(spawned(args, timeout_s=SERVER_START_S))
 
         yield start

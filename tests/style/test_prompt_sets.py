@@ -10,30 +10,7 @@ from imitate.data.report import DataReport
 from imitate.style.prompt_filter import filter_prompts, is_coding_prompt
 from imitate.style.prompt_sets import PromptItem, build_prompt_set, read_sharegpt
 from tests.conftest import REPO
-
-FIXTURES = REPO / "tests" / "fixtures" / "judge"
-
-
-def vicuna_like() -> dict:
-    """The Vicuna-80 layout on four fixture questions (three answered)."""
-    return {
-        "name": "fixture_vicuna",
-        "prompts": {
-            "format": "fastchat_questions",
-            "path": str(FIXTURES / "vicuna_questions.jsonl"),
-        },
-        "reference": {
-            "format": "fastchat_answers",
-            "path": str(FIXTURES / "vicuna_answers.jsonl"),
-            "match": "id",
-        },
-        "second_reference": {
-            "format": "alpaca_eval",
-            "path": str(FIXTURES / "alpaca_outputs.json"),
-            "dataset": "vicuna",
-            "match": "text",
-        },
-    }
+from tests.support.judging import FIXTURES, vicuna_like
 
 
 def test_vicuna_layout_joins_by_id_and_by_whitespace_normalised_text() -> None:

@@ -7,8 +7,9 @@ from omegaconf import OmegaConf
 
 from imitate import metrics
 from imitate.data.report import DataReport
+from imitate.reply_pair import ReplyPair
 from imitate.style.prompt_sets import build_prompt_set
-from imitate.style.similarity import StylePair, style_metrics, style_rows
+from imitate.style.similarity import style_metrics, style_rows
 from tests.conftest import compose_config
 
 pytestmark = pytest.mark.shared_data
@@ -33,7 +34,7 @@ def test_vicuna80_chatgpt2_is_in_the_papers_range(shared_data) -> None:
     report = DataReport()
     items = prompt_set("vicuna80", report)
     assert all(i.second_reference for i in items) and report.counts["no_second_reference"] == 0
-    pairs = [StylePair(i.id, i.prompt, i.second_reference, i.reference) for i in items]
+    pairs = [ReplyPair(i.id, i.prompt, i.second_reference, i.reference) for i in items]
     values = style_metrics(style_rows(pairs))
     # measured on the shipped data: 78.3 / 52.6 / 53.2 / 0.752 (see NOTES-judge.md)
     assert 65 <= values[metrics.STYLE_LIST] <= 95

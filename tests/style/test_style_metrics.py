@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from imitate import metrics
+from imitate.reply_pair import ReplyPair
 from imitate.style.authoritative import judge_authoritative
 from imitate.style.detectors import has_list, has_summary_paragraph, unigram_f1, words
 from imitate.style.lexicon import tone_counts
-from imitate.style.similarity import StylePair, style_metrics, style_rows
+from imitate.style.similarity import style_metrics, style_rows
 from tests.judge.scripted import ScriptedLLM
 
 
@@ -78,12 +79,12 @@ def test_lexicon_counts_hedges_and_boosters() -> None:
 
 PAIRS = [
     # reference has a list and a summary; output has both
-    StylePair("1", "p1", "- a\n- b\n\nIn summary, ok.", "- a\n- c\n\nOverall, fine."),
+    ReplyPair("1", "p1", "- a\n- b\n\nIn summary, ok.", "- a\n- c\n\nOverall, fine."),
     # reference has a list; output does not
-    StylePair("2", "p2", "just prose here", "1. x\n2. y"),
+    ReplyPair("2", "p2", "just prose here", "1. x\n2. y"),
     # reference has neither; output has a list (does not count: the teacher had none)
-    StylePair("3", "p3", "* q\n* r", "plain words"),
-    StylePair("4", "p4", "one two three four five six", "one two"),
+    ReplyPair("3", "p3", "* q\n* r", "plain words"),
+    ReplyPair("4", "p4", "one two three four five six", "one two"),
 ]
 
 
@@ -106,7 +107,7 @@ def test_style_metrics_on_hand_made_pairs() -> None:
 
 
 def test_undefined_metrics_are_left_out_not_zero() -> None:
-    rows = style_rows([StylePair("1", "p", "same length", "no list")])
+    rows = style_rows([ReplyPair("1", "p", "same length", "no list")])
     values = style_metrics(rows)
     assert metrics.STYLE_LIST not in values and metrics.STYLE_LENGTH_PEARSON not in values
     with pytest.raises(ValueError, match="no prompts"):
@@ -115,7 +116,7 @@ def test_undefined_metrics_are_left_out_not_zero() -> None:
 
 def test_length_pearson_known_value() -> None:
     pairs = [
-        StylePair(str(i), "p", " ".join(["w"] * o), " ".join(["w"] * r))
+        ReplyPair(str(i), "p", " ".join(["w"] * o), " ".join(["w"] * r))
         for i, (o, r) in enumerate([(1, 1), (2, 3), (3, 2)])
     ]
     assert style_metrics(style_rows(pairs))[metrics.STYLE_LENGTH_PEARSON] == pytest.approx(0.5)
@@ -130,9 +131,9 @@ def test_authoritative_judge_counts_unparseable_apart() -> None:
         "authoritative"
     ]
     pairs = [
-        StylePair("1", "q", "It clearly works.", "ref"),
-        StylePair("2", "q", "It might work.", "ref"),
-        StylePair("3", "q", "?? unreadable", "ref"),
+        ReplyPair("1", "q", "It clearly works.", "ref"),
+        ReplyPair("2", "q", "It might work.", "ref"),
+        ReplyPair("3", "q", "?? unreadable", "ref"),
     ]
     llm = ScriptedLLM("tone")
     verdicts = judge_authoritative(llm, pairs, cfg)

@@ -67,7 +67,7 @@ def _sweep(workdir: Path, uri: str, source: Path) -> tuple[subprocess.CompletedP
         f"hydra.searchpath=[file://{workdir / 'conf'}]",
         f"data.sources.sharegpt.path={source}",
         f"tracking.experiment={EXPERIMENT}",
-        "eval.generations.num_prompts=1",
+        "eval.tasks.style.limit=1",
         f"hydra.sweep.dir={workdir / 'multirun'}",
         *eval_overrides(),
     ]

@@ -27,7 +27,7 @@ def sweep_command(workdir: Path, sweep_dir: Path) -> list[str]:
     return [
         sys.executable, "-m", "imitate", "-m", "+experiment=smoke", "data.max_tokens=16384",
         "checkpoint.every_n_steps=1", "checkpoint.keep_last=2", "resume=auto",
-        "tracking.experiment=resume_test", "eval.generations.num_prompts=1",
+        "tracking.experiment=resume_test", "eval.tasks.style.limit=1",
         f"hydra.sweep.dir={sweep_dir}",
     ]  # fmt: skip
 

@@ -14,7 +14,8 @@ import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler
 
-from imitate.llm.base import GenerationRequest, stable_hash
+from imitate.hashing import stable_hash
+from imitate.llm.base import GenerationRequest
 from tests.llm.loopback import LocalHTTPServer
 from tests.teacher.scripted import qa_reply
 

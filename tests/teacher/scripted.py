@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from imitate import metrics
-from imitate.llm.base import GenerationRequest, LogprobsUnavailable, stable_hash
+from imitate.hashing import stable_hash
+from imitate.llm.base import GenerationRequest, LogprobsUnavailable
 
 _WHO = ["who painted", "who wrote", "who founded", "who discovered", "who designed", "who built"]
 _THINGS = [

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from imitate.llm.base import stable_hash
+from imitate.hashing import stable_hash
 from tests.conftest import REPO
 from tests.teacher.kill_driver import SETTINGS
 from tests.teacher.scripted import ScriptedLLM

