@@ -132,7 +132,7 @@ def chatgpt2(cfg: DictConfig) -> dict[str, float]:
 
 
 def _score_style(cfg, pairs: list[StylePair], report: DataReport, tags: dict) -> dict[str, float]:
-    rows = style_rows(pairs)
+    rows = style_rows(pairs, lexicon_tone=bool(cfg.style.lexicon_tone))
     judged = None
     if cfg.style.authoritative is not None:
         tone_cfg = plain(cfg.style.authoritative)
