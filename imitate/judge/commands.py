@@ -19,7 +19,7 @@ from imitate import metrics
 from imitate.data.report import DataReport
 from imitate.judge import agreement, calibration
 from imitate.judge.candidates import candidate_outputs, release
-from imitate.judge.length_control import lc_from_rows
+from imitate.judge.length_control import judged_values
 from imitate.judge.outcomes import judge_metrics, outcome_counts
 from imitate.judge.pairwise import Pair, PairwiseJudge
 from imitate.judge.run_log import open_run, plain, write_results
@@ -82,10 +82,7 @@ def compare(cfg: DictConfig) -> dict[str, float]:
     judge, rows, usage = run_judge(
         cfg, [Pair(i.id, i.prompt, output, i.reference) for i, output in paired]
     )
-    values = judge_metrics(rows)
-    lc = lc_from_rows(rows)
-    if lc is not None:
-        values[metrics.JUDGE_LC_WIN_RATE] = lc.win_rate
+    values, lc = judged_values(rows)
     values |= usage
     counts = outcome_counts(rows) | dict(report.counts)
     summaries = {"counts": counts, "length_control": asdict(lc) if lc else None}
