@@ -16,7 +16,6 @@ from pytorch_lightning.utilities import rank_zero_only
 from imitate import metrics
 from imitate.data.card import log_data_card, render_markdown
 from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tokens
-from imitate.eval.heldout import generate_replies
 from imitate.eval.results import log_results
 from imitate.eval.tasks import run_tasks
 from imitate.llm.hf import HFClient
@@ -123,7 +122,7 @@ def grad_accumulation(global_batch: int, micro_batch: int, world_size: int) -> i
 def evaluate(
     eval_cfg, trainer, lm, tokenizer, chat_format, datamodule, client, run_id
 ) -> dict[str, float]:
-    """Held-out loss/perplexity, the generations table, then the benchmark tasks in ``eval.tasks``."""
+    """Held-out loss/perplexity, then the tasks in ``eval.tasks`` (style on the held-out split by default)."""
     validated = trainer.validate(lm, datamodule=datamodule, verbose=False)[0]
     results = {
         metrics.HELDOUT_LOSS: float(validated[metrics.VAL_LOSS]),
@@ -131,17 +130,12 @@ def evaluate(
     }
     stop_at_end_of_reply(lm.backbone, ConversationEncoder(tokenizer, chat_format))
     llm = HFClient(lm.backbone, tokenizer, **eval_cfg.client)
-    heldout = datamodule.heldout[: eval_cfg.generations.num_prompts]
-    rows = generate_replies(llm, heldout, eval_cfg.generations.max_new_tokens)
-    if rows:
-        client.log_table(
-            run_id, {key: [row[key] for row in rows] for key in rows[0]}, "eval/generations.json"
-        )
     tasks = run_tasks(
         eval_cfg.tasks,
         llm,
         output_dir=Path(trainer.default_root_dir),
         cache_dir=Path(eval_cfg.results_cache).expanduser(),
+        heldout=datamodule.heldout,
     )
     log_results(
         client,

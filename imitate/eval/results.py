@@ -8,6 +8,7 @@ from hydra.utils import instantiate
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
+from imitate.eval.task_result import TABLE_INFO_KEY
 from imitate.metric_log import log_metrics
 from imitate.redact import redact
 
@@ -30,8 +31,9 @@ def log_results(
         for key, value in values.items():
             client.set_tag(run_id, f"eval.{task}.{key}", redact(value))
     for name, rows in records.items():
-        if rows:
-            client.log_table(run_id, as_columns(rows), f"eval/{name}.json")
+        if rows:  # a task may name its table's artifact (the style task: eval/generations.json)
+            table = (info or {}).get(name, {}).get(TABLE_INFO_KEY, f"eval/{name}.json")
+            client.log_table(run_id, as_columns(rows), table)
     resolved = redact(OmegaConf.to_container(tasks_cfg, resolve=True))  # a task may hold a key
     client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(resolved)), "eval/tasks.yaml")
     client.log_dict(run_id, prompt_formats(tasks_cfg), "eval/prompt_formats.json")
