@@ -15,16 +15,22 @@ from typing import Protocol
 from imitate.llm.base import LLM, GenerationRequest, user_turn
 
 GENERATIONS_ARTIFACT = "eval/generations.json"
-COLUMNS = ("id", "prompt", "model_reply", "teacher_reply", "truncated")
+TRUNCATED = "truncated"  # the model reply used every new token: it may end mid-sentence
+COLUMNS = ("id", "prompt", "model_reply", "teacher_reply", TRUNCATED)
 REQUIRED_COLUMNS = ("prompt", "model_reply", "teacher_reply")  # older runs lack id, truncated
 
 
 class PromptWithReference(Protocol):
     """A single-turn prompt and the teacher's reply to it (``imitate.style.prompt_sets.PromptItem``)."""
 
-    id: str
-    prompt: str
-    reference: str
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def prompt(self) -> str: ...
+
+    @property
+    def reference(self) -> str: ...
 
 
 def generate_replies(
