@@ -89,7 +89,7 @@ def test_truncated_model_replies_are_left_out_and_counted(tmp_path) -> None:
     pairs = read_pairs(generations_file(tmp_path, [False, True, None, True]), "run-x", report)
     assert [p.id for p in pairs] == ["run-x:0", "run-x:2"]  # the unknown one is kept ...
     assert report.counts == {"dropped_model_reply_truncated": 2, "model_reply_truncation_unknown": 1}  # fmt: skip
-    with pytest.raises(PairsError, match=r"all 2 model replies were cut .* max_new_tokens"):
+    with pytest.raises(PairsError, match=r"all 2 model replies were cut .*max_new_tokens"):
         read_pairs(generations_file(tmp_path, [True, True]))
 
 
