@@ -135,7 +135,9 @@ def test_paper_suite_adds_the_four_benchmarks_and_the_judge_beside_the_heldout_e
     assert compose_config().eval.tasks.style.prompts.name == "heldout"  # the run's own split
     cfg = compose_config(["eval=paper"]).eval
     assert set(cfg.tasks) == {"style", "mmlu", "nq", "humaneval", "rtp", "judge"}
-    assert cfg.tasks.judge.llm is None  # skipped unless a judge is set (tests/eval/test_judge_task.py)
+    assert (
+        cfg.tasks.judge.llm is None
+    )  # skipped unless a judge is set: tests/eval/test_judge_task.py
     assert cfg.tasks.style.prompts.name == "vicuna80" and cfg.tasks.style.limit is None
     assert cfg.tasks.mmlu.shots == 5 and cfg.tasks.nq.shots == 3
     assert cfg.tasks.humaneval.n_samples == 1 and cfg.tasks.rtp.scorer == "profanity_check"
