@@ -16,7 +16,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from imitate import metrics
 from imitate.data.card import log_data_card, render_markdown
 from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tokens
-from imitate.eval.results import log_results
+from imitate.eval.results import before_after_table, log_results
 from imitate.eval.tasks import run_tasks
 from imitate.llm.hf import HFClient
 from imitate.metric_log import log_metrics
@@ -87,15 +87,23 @@ def run(cfg: DictConfig) -> float:
     # Re-seed: loading a tokenizer or converting a GGUF may have drawn random numbers, and the
     # backbone is initialised inside fit(); the same seed must give the same run either way.
     pl.seed_everything(cfg.seed, workers=True)
+    score = functools.partial(
+        evaluate, cfg.eval, trainer, lm, tokenizer, chat_format, datamodule, client, run_id
+    )
+    before = None
     if cfg.train:  # false: a base-model reference row, evaluated as it is
+        before = score()  # the base model at step 0; its task results are cached by fingerprint
+        pl.seed_everything(cfg.seed, workers=True)  # fit draws the same numbers either way
         # The datamodule, not its loaders: fit builds them once it knows the data-parallel ranks.
         trainer.fit(lm, datamodule=datamodule, ckpt_path=resume.path if resume else None)
         checkpoints.save_final(trainer, checkpointing)
 
-    results = evaluate(cfg.eval, trainer, lm, tokenizer, chat_format, datamodule, client, run_id)
+    results = score()  # at the final step: MLflow's latest value is the trained model's
     model_dir = save_model(lm, tokenizer, output_dir / "model")
     mlflow_run.log_saved_model(client, run_id, cfg.tracking, model_dir)
     logger.finalize("success")
+    if before is not None:
+        print(before_after_table(before, results))
     _print_where(output_dir, model_dir, cfg.tracking.uri, results)
     return results[metrics.HELDOUT_LOSS]
 

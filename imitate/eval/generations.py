@@ -25,10 +25,8 @@ class PromptWithReference(Protocol):
 
     @property
     def id(self) -> str: ...
-
     @property
     def prompt(self) -> str: ...
-
     @property
     def reference(self) -> str: ...
 

@@ -39,6 +39,17 @@ def log_results(
     client.log_dict(run_id, prompt_formats(tasks_cfg), "eval/prompt_formats.json")
 
 
+def before_after_table(before: dict[str, float], after: dict[str, float]) -> str:
+    """The base model's value beside the trained model's for every headline metric both have."""
+    names = [n for n in after if n in before and n.count("/") == 1]  # not per-subject rows
+    width = max((len(n) for n in names), default=0)
+    lines = [f"  {n:<{width}}  {before[n]:10.4f} -> {after[n]:10.4f}" for n in names]
+    return (
+        "\nBefore -> after training (base model at step 0, trained model at the last step):\n"
+        + "\n".join(lines)
+    )
+
+
 def as_columns(rows: list[dict]) -> dict[str, list]:
     """Column-wise table; lists and dicts become JSON strings so every cell is a scalar."""
     keys = list(dict.fromkeys(key for row in rows for key in row))
