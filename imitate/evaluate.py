@@ -57,9 +57,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         usage = log_usage(client, run_id, llm)
     for name, why in tasks.refused.items():
         client.set_tag(run_id, f"eval.refused.{name}", why[:250])
+    for name, how in tasks.skipped.items():
+        client.set_tag(run_id, f"eval.skipped.{name}", how[:250])
     log_results(client, run_id, tasks.metrics, tasks.records, cfg.eval.tasks, info=tasks.info)
     logger.finalize("success")
-    _print_summary(tasks.metrics | usage, tasks.refused)
+    _print_summary(tasks.metrics | usage, tasks.refused, tasks.skipped)
     return tasks.metrics | usage
 
 
@@ -72,7 +74,9 @@ def build_llm(cfg: DictConfig) -> LLM:
     )
 
 
-def _print_summary(results: dict[str, float], refused: dict[str, str]) -> None:
+def _print_summary(
+    results: dict[str, float], refused: dict[str, str], skipped: dict[str, str]
+) -> None:
     # per-subject MMLU rows (57 of them) stay in MLflow and eval/mmlu.json
     lines = [
         f"{k} = {v:.4f}"
@@ -80,6 +84,7 @@ def _print_summary(results: dict[str, float], refused: dict[str, str]) -> None:
         if not k.startswith(metrics.MMLU_ACC_SUBJECT)
     ]
     lines += [f"{name}: refused ({why})" for name, why in refused.items()]
+    lines += [f"{name}: skipped ({how})" for name, how in skipped.items()]
     print("\n".join(lines))
 
 

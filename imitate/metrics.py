@@ -73,7 +73,7 @@ STYLE_UNIGRAM_F1 = "style/unigram_f1"  # F1 over lower-cased word unigrams, x100
 STYLE_LENGTH_PEARSON = "style/length_pearson"  # Pearson r of word counts across prompts
 STYLE_AUTHORITATIVE_JUDGE = "style/authoritative_judge"  # % judged authoritative by the LLM judge
 STYLE_AUTHORITATIVE_LEXICON = (
-    "style/authoritative_lexicon"  # boosters vs hedges, no judge: never mixed
+    "style/authoritative_lexicon"  # boosters vs hedges, opt-in (style=lexicon): not the paper's row
 )
 STYLE_EMPTY_REPLY_RATE = "style/empty_reply_rate"  # fraction of outputs with no words: silence
 STYLE_TRUNCATION_RATE = "style/truncation_rate"  # fraction of outputs cut at max_new_tokens

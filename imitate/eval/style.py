@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 
 from imitate import metrics
 from imitate.data.report import DataReport
-from imitate.style.generations import GENERATIONS_ARTIFACT, generate_replies
 from imitate.eval.task_result import TABLE_INFO_KEY, TaskResult
 from imitate.llm.base import LLM
-from imitate.style.prompt_sets import RUN_HELDOUT, PromptItem, build_prompt_set, heldout_items
 from imitate.reply_pair import ReplyPair
+from imitate.style.generations import GENERATIONS_ARTIFACT, generate_replies
+from imitate.style.prompt_sets import RUN_HELDOUT, PromptItem, build_prompt_set, heldout_items
 from imitate.style.similarity import score_style
 
 

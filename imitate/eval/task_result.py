@@ -19,6 +19,11 @@ class TaskResult:
     info: dict[str, str] = field(default_factory=dict)  # versions, config hashes: logged as tags
 
 
+class TaskSkipped(Exception):
+    """Raised by a task's ``run`` when it is not configured to run (e.g. no judge model): the
+    message says how to enable it; run_tasks logs it as one line and goes on with the others."""
+
+
 class EvalTask(Protocol):
     """Built from `conf/eval/task/<name>.yaml`; metric names come from `imitate.metrics`."""
 

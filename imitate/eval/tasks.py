@@ -1,7 +1,8 @@
 """`run_tasks`: the hook training and `imitate.evaluate` call to run `eval.tasks` on any LLM client.
 
 A task is any object built from `conf/eval/task/<name>.yaml` with a `run(llm)` method returning a
-TaskResult (`imitate.eval.task_result`); metric names come from `imitate.metrics`.
+TaskResult (`imitate.eval.task_result`); metric names come from `imitate.metrics`. A task that is
+not configured to run raises TaskSkipped: one log line saying how to enable it, nothing cached.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from imitate.eval.cache import ResultCache, task_key
-from imitate.eval.task_result import TaskResult
+from imitate.eval.task_result import TaskResult, TaskSkipped
 from imitate.llm.base import LLM, LogprobsUnavailable
 from imitate.style.prompt_sets import RUN_HELDOUT
 
@@ -30,6 +31,7 @@ class TaskRun:
     metrics: dict[str, float] = field(default_factory=dict)
     records: dict[str, list[dict]] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # task name -> why
+    skipped: dict[str, str] = field(default_factory=dict)  # task name -> how to enable it
     info: dict[str, dict[str, str]] = field(default_factory=dict)  # task name -> versions, hashes
 
 
@@ -70,6 +72,10 @@ def run_tasks(
             except LogprobsUnavailable as refusal:
                 log.error("eval task %s refused on %s: %s", name, llm.name, refusal)
                 run.refused[name] = str(refusal)
+                continue
+            except TaskSkipped as skip:
+                log.warning("eval task %s skipped: %s", name, skip)
+                run.skipped[name] = str(skip)
                 continue
             log.info("eval task %s took %.1f s", name, time.perf_counter() - started)
             cache.put(key, result)

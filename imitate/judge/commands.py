@@ -20,7 +20,7 @@ from imitate.data.report import DataReport
 from imitate.hashing import short_hash
 from imitate.judge import agreement, calibration
 from imitate.judge.candidates import candidate_outputs, release
-from imitate.judge.length_control import lc_from_rows
+from imitate.judge.length_control import judged_values
 from imitate.judge.outcomes import judge_metrics, outcome_counts
 from imitate.judge.pairwise import PairwiseJudge
 from imitate.judge.run_log import open_run, plain, write_results
@@ -83,10 +83,7 @@ def compare(cfg: DictConfig) -> dict[str, float]:
     judge, rows, usage = run_judge(
         cfg, [ReplyPair(i.id, i.prompt, output, i.reference) for i, output in paired]
     )
-    values = judge_metrics(rows)
-    lc = lc_from_rows(rows)
-    if lc is not None:
-        values[metrics.JUDGE_LC_WIN_RATE] = lc.win_rate
+    values, lc = judged_values(rows)
     values |= usage
     counts = outcome_counts(rows) | dict(report.counts)
     summaries = {"counts": counts, "length_control": asdict(lc) if lc else None}
@@ -142,7 +139,7 @@ def _score_style(cfg, pairs: list[ReplyPair], report: DataReport, tags: dict) ->
         finally:
             release(llm)
     judged = None if verdicts is None else [v["authoritative"] for v in verdicts]
-    rows, values = score_style(pairs, judged)
+    rows, values = score_style(pairs, judged, lexicon_tone=bool(cfg.style.lexicon_tone))
     if verdicts is not None:
         for row, verdict in zip(rows, verdicts, strict=True):
             row["judge_reply"] = verdict["judge_reply"]

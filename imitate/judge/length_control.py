@@ -28,6 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from imitate import metrics
+from imitate.judge.outcomes import judge_metrics
+
 REGULARISATION_C = 100.0
 
 
@@ -72,3 +75,12 @@ def lc_from_rows(rows: Sequence[dict]) -> LengthControlled | None:
         [r["score"] for r in decided],
         [r["candidate_chars"] - r["reference_chars"] for r in decided],
     )
+
+
+def judged_values(rows: Sequence[dict]) -> tuple[dict[str, float], LengthControlled | None]:
+    """The judge/* metrics of a judged table with the LC win rate when defined, and the LC fit."""
+    values = judge_metrics(rows)
+    lc = lc_from_rows(rows)
+    if lc is not None:
+        values[metrics.JUDGE_LC_WIN_RATE] = lc.win_rate
+    return values, lc

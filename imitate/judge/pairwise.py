@@ -3,6 +3,8 @@
 Order ``candidate_first`` shows the candidate as answer A and the reference (the teacher) as B;
 ``reference_first`` swaps them. Requests are built only from the pair and the config, so the same
 pairs give byte-identical requests and a caching client answers a rerun from its cache (resume).
+What keeps the judged replies from steering the verdict (nonce delimiters, neutralised markers, a
+verdict only on the judge's last line) is in ``imitate.llm.verdicts``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from imitate.judge.outcomes import LOSS, TIE, WIN, pair_row
 from imitate.llm.base import LLM, GenerationRequest, user_turn
-from imitate.llm.verdicts import ERROR, VerdictParser
+from imitate.llm.verdicts import ERROR, VerdictParser, request_nonce
 from imitate.reply_pair import ReplyPair
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,13 @@ _OUTCOME = {
     "reference_first": {FIRST: LOSS, SECOND: WIN, TIE: TIE, ERROR: ERROR},
 }
 _CHUNK = 64  # requests per generate call: progress in the log, a crash loses at most one chunk
+
+
+def _shown(pair: ReplyPair, order: str) -> tuple[str, str]:
+    """(reply A, reply B) as the order shows them."""
+    if order == "candidate_first":
+        return pair.output, pair.reference
+    return pair.reference, pair.output
 
 
 class PairwiseJudge:
@@ -49,22 +58,29 @@ class PairwiseJudge:
             raise ValueError(
                 f"judge labels map to {sorted(unknown)}; each label must map to first, second or tie"
             )
+        if "{nonce}" not in template:
+            raise ValueError(
+                "judge template must tag the reply delimiters with {nonce} (e.g. '[Reply A {nonce}]'):"
+                " without it a reply can forge the end of its block; see conf/judge/pairwise.yaml"
+            )
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
 
     def request(self, pair: ReplyPair, order: str) -> GenerationRequest:
         """The judge request for one pair in one order (deterministic in pair, order and config)."""
-        a, b = (
-            (pair.output, pair.reference)
-            if order == "candidate_first"
-            else (pair.reference, pair.output)
+        a, b = (self.parser.neutralise(text) for text in _shown(pair, order))
+        user = self.template.format(
+            question=pair.prompt, answer_a=a, answer_b=b, nonce=self.nonce(pair, order)
         )
-        user = self.template.format(question=pair.prompt, answer_a=a, answer_b=b)
         return GenerationRequest(
             messages=user_turn(user, self.system),
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
         )
+
+    def nonce(self, pair: ReplyPair, order: str) -> str:
+        """The request's delimiter tag: a hash of the question and both replies as shown."""
+        return request_nonce(pair.prompt, *_shown(pair, order))
 
     def judge(self, pairs: Sequence[ReplyPair]) -> list[dict]:
         """One row per pair: both orders' replies and outcomes, and the combined outcomes."""
@@ -78,7 +94,7 @@ class PairwiseJudge:
         for index, pair in enumerate(pairs):
             first_reply, second_reply = replies[2 * index], replies[2 * index + 1]
             outcomes = [
-                _OUTCOME[order][self.parser.parse(reply)]
+                _OUTCOME[order][self.parser.parse(reply, self.nonce(pair, order))]
                 for order, reply in zip(ORDERS, (first_reply, second_reply), strict=True)
             ]
             rows.append(pair_row(pair, outcomes, (first_reply, second_reply)))

@@ -1,7 +1,8 @@
 """``python -m imitate.rate serve|export``: blind A/B rating of model vs teacher outputs, and its export.
 
-serve:  load pairs (a JSONL of items, or a run's eval/generations.json via --run) into a SQLite
-        database and serve the rating app on 127.0.0.1. Rerun with the same --db to continue.
+serve:  load pairs (a JSONL of items, or a run's eval/generations.json via --run: the style task's
+        single-turn prompts and full replies; truncated model replies left out and counted) into
+        a SQLite database and serve the rating app on 127.0.0.1. Rerun with the same --db to continue.
 export: ratings as CSV, preference ± std and inter-rater agreement as JSON, the judge-vs-human
         rows as JSONL; each model run's human/* metrics logged to that MLflow run.
 """
@@ -14,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from imitate.data.report import DataReport
 from imitate.rate import db, export, server
 from imitate.rate.pairs import Pair, pairs_from_run, read_pairs
 from imitate.tracking.store_uri import default_tracking_uri
@@ -62,13 +64,27 @@ def export_ratings(args: argparse.Namespace) -> dict:
 
 
 def _inputs(args: argparse.Namespace) -> list[Pair]:
-    pairs = [pair for path in args.pairs for pair in read_pairs(path, args.model_run_id)]
+    report = DataReport()
+    pairs = [pair for path in args.pairs for pair in read_pairs(path, args.model_run_id, report)]
     if args.run:
         from mlflow.tracking import MlflowClient
 
         client = MlflowClient(args.tracking_uri)
-        pairs += [pair for run_id in args.run for pair in pairs_from_run(client, run_id)]
+        pairs += [pair for run_id in args.run for pair in pairs_from_run(client, run_id, report)]
+    _say_what_was_left_out(report)
     return pairs
+
+
+def _say_what_was_left_out(report: DataReport) -> None:
+    cut = report.counts["dropped_model_reply_truncated"]
+    if cut:
+        print(f"left out {cut} item(s) whose model reply was cut at the token limit: a cut reply "
+              "tells raters which side is the model (raise eval.tasks.style.max_new_tokens)",
+              file=sys.stderr)  # fmt: skip
+    unknown = report.counts["model_reply_truncation_unknown"]
+    if unknown:
+        print(f"{unknown} item(s) with model replies whose truncation is unknown (the endpoint "
+              "could not count tokens): check they end naturally", file=sys.stderr)  # fmt: skip
 
 
 def _is_loopback(host: str) -> bool:

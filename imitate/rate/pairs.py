@@ -9,10 +9,14 @@ A pairs file is JSON Lines, one object per line::
 ``instruction`` is non-empty; both outputs are strings (an empty output is a real answer to rate).
 Unknown keys are an error, so a typo (``ouput_model``) never passes as a missing field.
 
-The generations table (``eval/generations.json``, MLflow's ``{"columns": [...], "data": [...]}``
-with ``prompt`` / ``model_reply`` / ``teacher_reply``) is read by :func:`pairs_from_run` straight
-from a run, or by :func:`read_pairs` from a downloaded file; its items are ``<run id>:<id>`` (the
-table's ``id`` column where it has one, else the row number).
+The generations table (``eval/generations.json``, ``imitate.style.generations``: the style task's
+single-turn prompts with the model's and the teacher's full replies) is read by
+:func:`pairs_from_run` straight from a run, or by :func:`read_pairs` from a downloaded file; its
+items are ``<run id>:<id>``. A reply cut at the token limit would tell raters which side is the
+model, so rows with ``truncated`` true are left out and counted (``dropped_model_reply_truncated``);
+rows whose truncation is unknown (an endpoint without a tokenizer) are kept and counted. A table
+without the ``truncated`` column predates the style task (the last turn of a multi-turn dialogue
+without its context, replies cut at 48 tokens) and is refused.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imitate.data.jsonl import read_jsonl
-from imitate.style.generations import GENERATIONS_ARTIFACT, read_table
+from imitate.data.report import DataReport
+from imitate.style.generations import GENERATIONS_ARTIFACT, TRUNCATED, read_table
 
 REQUIRED = ("id", "instruction", "output_model", "output_teacher")
 OPTIONAL = ("model_run_id",)
@@ -46,13 +51,18 @@ class PairsError(ValueError):
     """A pairs file that cannot be read: the message names the file, the line and the field."""
 
 
-def read_pairs(path: str | Path, model_run_id: str | None = None) -> list[Pair]:
-    """Pairs from a ``.jsonl`` items file or a ``.json`` generations table (ids must be unique)."""
+def read_pairs(
+    path: str | Path, model_run_id: str | None = None, report: DataReport | None = None
+) -> list[Pair]:
+    """Pairs from a ``.jsonl`` items file or a ``.json`` generations table (ids must be unique).
+
+    ``report`` counts the generations rows left out (truncated model replies) and kept unchecked.
+    """
     path = Path(path)
     if not path.is_file():
         raise PairsError(f"pairs file {path} not found (a .jsonl of items or a generations .json)")
     if path.suffix == ".json":
-        pairs = _from_generations(path, model_run_id)
+        pairs = _from_generations(path, model_run_id, report if report is not None else DataReport())  # fmt: skip
     else:
         records = read_jsonl(path, on_bad_line=_refuse_bad_line)
         pairs = [_pair(path, n, record, model_run_id) for n, record in records]
@@ -62,7 +72,7 @@ def read_pairs(path: str | Path, model_run_id: str | None = None) -> list[Pair]:
     return pairs
 
 
-def pairs_from_run(client, run_id: str) -> list[Pair]:
+def pairs_from_run(client, run_id: str, report: DataReport | None = None) -> list[Pair]:
     """The generations table an imitate run logged, each pair tagged with that run's id."""
     with tempfile.TemporaryDirectory() as folder:
         try:
@@ -72,7 +82,7 @@ def pairs_from_run(client, run_id: str) -> list[Pair]:
                 f"run {run_id} has no {GENERATIONS_ARTIFACT} artifact to rate ({error}); "
                 "the style eval task logs it (training runs do by default: eval=heldout)"
             ) from error
-        return read_pairs(local, model_run_id=run_id)
+        return read_pairs(local, model_run_id=run_id, report=report)
 
 
 def _refuse_bad_line(where: str, message: str) -> None:
@@ -108,18 +118,36 @@ def _pair(path: Path, number: int, record: object, default_run_id: str | None) -
     return Pair(model_run_id=run_id or None, **fields)
 
 
-def _from_generations(path: Path, run_id: str | None) -> list[Pair]:
+def _from_generations(path: Path, run_id: str | None, report: DataReport) -> list[Pair]:
     try:
         rows = read_table(path)
     except ValueError as error:  # names the file and the columns a table needs
         raise PairsError(str(error)) from error
+    if rows and TRUNCATED not in rows[0]:
+        raise PairsError(
+            f"{path}: a generations table without the {TRUNCATED!r} column, from before the style "
+            "eval task: it holds the last turn of multi-turn dialogues without their context and "
+            "model replies cut at 48 tokens beside the teacher's full ones, which would tell "
+            "raters which side is the model. Evaluate the model again (eval=heldout or "
+            "eval=paper run the style task) and rate that run"
+        )
     prefix = run_id or path.stem
     pairs = []
     for row_number, cells in enumerate(rows):
         fields = {field: cells[column] for column, field in GENERATION_COLUMNS.items()}
         if not all(isinstance(value, str) for value in fields.values()):
             raise PairsError(f"{path}: row {row_number}: prompt and replies must be strings")
+        if cells[TRUNCATED]:
+            report.drop("model_reply_truncated")
+            continue
+        if cells[TRUNCATED] is None:
+            report.count("model_reply_truncation_unknown")
         pairs.append(Pair(id=f"{prefix}:{cells['id']}", model_run_id=run_id, **fields))
+    if rows and not pairs:
+        raise PairsError(
+            f"{path}: all {len(rows)} model replies were cut at the token limit; nothing fair to "
+            "rate. Raise eval.tasks.style.max_new_tokens and evaluate again"
+        )
     return pairs
 
 

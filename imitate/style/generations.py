@@ -15,7 +15,8 @@ from typing import Protocol
 from imitate.llm.base import LLM, GenerationRequest, user_turn
 
 GENERATIONS_ARTIFACT = "eval/generations.json"
-COLUMNS = ("id", "prompt", "model_reply", "teacher_reply", "truncated")
+TRUNCATED = "truncated"  # the model reply used every new token: it may end mid-sentence
+COLUMNS = ("id", "prompt", "model_reply", "teacher_reply", TRUNCATED)
 REQUIRED_COLUMNS = ("prompt", "model_reply", "teacher_reply")  # older runs lack id, truncated
 
 

@@ -3,8 +3,12 @@
 Rows: uses a list when the teacher does, writes a summary paragraph when the teacher does (both %
 of the prompts where the teacher's reply has one), unigram F1 with the teacher's reply (x100,
 mean over prompts), Pearson r of word counts across prompts, and authoritative tone (% of
-outputs: by the LLM judge under STYLE_AUTHORITATIVE_JUDGE, by the lexicon under
-STYLE_AUTHORITATIVE_LEXICON).
+outputs judged authoritative by an LLM judge: STYLE_AUTHORITATIVE_JUDGE).
+
+The hedge/booster lexicon (STYLE_AUTHORITATIVE_LEXICON) is computed only when asked
+(``lexicon_tone=True``): on FastChat's Vicuna-80 answers it ranks LLaMA-13B (61%) above Vicuna-13B
+(41%) and ChatGPT itself (46%), the reverse of the paper's judged authority (57% -> 98%), so it is
+not a default row (tests/style/test_real_answers.py pins this).
 """
 
 from __future__ import annotations
@@ -23,38 +27,46 @@ from imitate.style.lexicon import tone_counts
 log = logging.getLogger(__name__)
 
 
-def style_rows(pairs: Sequence[ReplyPair]) -> list[dict]:
-    """Per-prompt features: the table behind every Table 2 number (logged as an artifact)."""
+def style_rows(pairs: Sequence[ReplyPair], lexicon_tone: bool = False) -> list[dict]:
+    """Per-prompt features: the table behind every Table 2 number (logged as an artifact).
+
+    ``lexicon_tone``: also count hedges and boosters (the opt-in STYLE_AUTHORITATIVE_LEXICON).
+    """
     rows = []
     for pair in pairs:
-        tone = tone_counts(pair.output)
-        rows.append(
-            {
-                "id": pair.id,
-                "prompt": pair.prompt,
-                "output_has_list": has_list(pair.output),
-                "reference_has_list": has_list(pair.reference),
-                "output_has_summary": has_summary_paragraph(pair.output),
-                "reference_has_summary": has_summary_paragraph(pair.reference),
-                "unigram_f1": unigram_f1(pair.output, pair.reference),
-                "output_words": len(words(pair.output)),
-                "reference_words": len(words(pair.reference)),
+        row = {
+            "id": pair.id,
+            "prompt": pair.prompt,
+            "output_has_list": has_list(pair.output),
+            "reference_has_list": has_list(pair.reference),
+            "output_has_summary": has_summary_paragraph(pair.output),
+            "reference_has_summary": has_summary_paragraph(pair.reference),
+            "unigram_f1": unigram_f1(pair.output, pair.reference),
+            "output_words": len(words(pair.output)),
+            "reference_words": len(words(pair.reference)),
+        }
+        if lexicon_tone:
+            tone = tone_counts(pair.output)
+            row |= {
                 "hedges": tone.hedges,
                 "boosters": tone.boosters,
                 "lexicon_authoritative": tone.authoritative,
             }
-        )
+        rows.append(row)
     return rows
 
 
 def score_style(
-    pairs: Sequence[ReplyPair], judged_authoritative: Sequence | None = None
+    pairs: Sequence[ReplyPair],
+    judged_authoritative: Sequence | None = None,
+    lexicon_tone: bool = False,
 ) -> tuple[list[dict], dict[str, float]]:
     """Table 2 for outputs beside the teacher's replies: the per-prompt rows and the metrics.
 
-    The one scoring function of the style eval task and of ``python -m imitate.judge style``.
+    The one scoring function of the style eval task and of ``python -m imitate.judge style``;
+    ``lexicon_tone`` adds the opt-in hedge/booster proxy (see the module docstring).
     """
-    rows = style_rows(pairs)
+    rows = style_rows(pairs, lexicon_tone)
     if judged_authoritative is not None:
         for row, verdict in zip(rows, judged_authoritative, strict=True):
             row["judge_authoritative"] = verdict
@@ -65,7 +77,7 @@ def style_metrics(rows: Sequence[dict], judged_authoritative: Sequence | None = 
     """Table 2 metrics from ``style_rows``; a metric with no defined value is left out (and logged).
 
     ``judged_authoritative``: one True/False/None (unparseable) per row from the LLM judge, or None
-    when no judge is configured.
+    when no judge is configured. STYLE_AUTHORITATIVE_LEXICON only for rows made with ``lexicon_tone``.
     """
     if not rows:
         raise ValueError(
@@ -76,9 +88,12 @@ def style_metrics(rows: Sequence[dict], judged_authoritative: Sequence | None = 
         metrics.STYLE_SUMMARY: _when_teacher(rows, "summary"),
         metrics.STYLE_UNIGRAM_F1: 100 * sum(r["unigram_f1"] for r in rows) / len(rows),
         metrics.STYLE_LENGTH_PEARSON: _length_pearson(rows),
-        metrics.STYLE_AUTHORITATIVE_LEXICON: _percent([r["lexicon_authoritative"] for r in rows]),
         metrics.STYLE_EMPTY_REPLY_RATE: sum(r["output_words"] == 0 for r in rows) / len(rows),
     }
+    if "lexicon_authoritative" in rows[0]:
+        values[metrics.STYLE_AUTHORITATIVE_LEXICON] = _percent(
+            [r["lexicon_authoritative"] for r in rows]
+        )
     if judged_authoritative is not None:
         judged = [v for v in judged_authoritative if v is not None]
         values[metrics.STYLE_AUTHORITATIVE_JUDGE] = _percent(judged) if judged else None

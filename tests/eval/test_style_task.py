@@ -8,11 +8,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from imitate import metrics
-from imitate.style.generations import COLUMNS, read_table
 from imitate.eval.results import as_columns
 from imitate.eval.style import StyleTask
 from imitate.eval.tasks import run_tasks
 from imitate.llm.openai_client import OpenAIClient
+from imitate.style.generations import COLUMNS, read_table
 from imitate.style.prompt_sets import read_generation_outputs, read_generations
 from tests.conftest import compose_config
 from tests.llm.loopback import LoopbackServer

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from imitate import metrics
 from imitate.eval.results import log_results
-from imitate.eval.task_result import TaskResult
+from imitate.eval.task_result import TaskResult, TaskSkipped
 from imitate.eval.tasks import run_tasks
 from imitate.llm.base import LogprobsUnavailable
 from imitate.llm.hf import weights_fingerprint
@@ -49,6 +49,13 @@ class NeedsLogprobs:
         raise LogprobsUnavailable("this endpoint returns no log-probs")
 
 
+class NotConfigured:
+    prompt_format = "-"
+
+    def run(self, llm) -> TaskResult:
+        raise TaskSkipped("no judge model; enable with eval.tasks.judge.llm=<conf/llm option>")
+
+
 def tasks(value: float) -> OmegaConf:
     return OmegaConf.create(
         {"count": {"_target_": f"{__name__}.CountingTask", "value": value, "items": [1, 2]}}
@@ -83,6 +90,18 @@ def test_a_task_the_backend_cannot_run_is_refused_and_the_others_still_run(tmp_p
     assert "mmlu" not in done.records
 
 
+def test_a_task_not_configured_is_skipped_with_one_line_and_not_cached(tmp_path, caplog):
+    cfg = tasks(0.5)
+    cfg.judge = {"_target_": f"{__name__}.NotConfigured"}
+    done = run_tasks(cfg, NamedModel("m"), output_dir=tmp_path, cache_dir=tmp_path / "c")
+    assert done.metrics == {"count/value": 0.5} and "judge" not in done.records
+    how = "no judge model; enable with eval.tasks.judge.llm=<conf/llm option>"
+    assert done.skipped == {"judge": how}
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped == [f"eval task judge skipped: {how}"]
+    assert len(list((tmp_path / "c").glob("*.json"))) == 1  # only the task that ran is cached
+
+
 def test_fingerprint_follows_the_weights_not_the_object():
     assert weights_fingerprint(tiny_llama(256, seed=1)) == weights_fingerprint(
         tiny_llama(256, seed=1)
@@ -110,12 +129,15 @@ def test_log_results_writes_metrics_tables_config_and_prompt_formats(tmp_path):
     assert json.loads((artifacts / "prompt_formats.json").read_text()) == {"count": "{x}"}
 
 
-def test_paper_suite_adds_the_four_benchmarks_beside_the_heldout_eval():
+def test_paper_suite_adds_the_four_benchmarks_and_the_judge_beside_the_heldout_eval():
     from tests.conftest import compose_config
 
     assert compose_config().eval.tasks.style.prompts.name == "heldout"  # the run's own split
     cfg = compose_config(["eval=paper"]).eval
-    assert set(cfg.tasks) == {"style", "mmlu", "nq", "humaneval", "rtp"}
+    assert set(cfg.tasks) == {"style", "mmlu", "nq", "humaneval", "rtp", "judge"}
+    assert (
+        cfg.tasks.judge.llm is None
+    )  # skipped unless a judge is set: tests/eval/test_judge_task.py
     assert cfg.tasks.style.prompts.name == "vicuna80" and cfg.tasks.style.limit is None
     assert cfg.tasks.mmlu.shots == 5 and cfg.tasks.nq.shots == 3
     assert cfg.tasks.humaneval.n_samples == 1 and cfg.tasks.rtp.scorer == "profanity_check"

@@ -1,4 +1,9 @@
-"""A scripted judge LLM: answers each request by a named rule and records what it was asked."""
+"""A scripted judge: answers each request by a named rule, in process (ScriptedLLM) or over HTTP.
+
+A rule maps the request's last message (the judge prompt) to the judge's reply. The loopback
+server serves the same rules (`LoopbackServer(answer=RULES[name])`), so the judge can be tested
+through the real OpenAI client.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +12,45 @@ from collections.abc import Sequence
 
 from imitate.llm.base import GenerationRequest, LogprobsUnavailable
 
-_REPLY = re.compile(
-    r"\[Reply A\]\n(.*?)\n\[End of Reply A\].*?\[Reply B\]\n(.*?)\n\[End of Reply B\]", re.S
-)
+_TAG = re.compile(r"^\[Reply A (\w+)\]$", re.M)
 
 
-def shown_replies(request: GenerationRequest) -> tuple[str, str]:
-    """The two replies a pairwise judge request shows, as (A, B)."""
-    found = _REPLY.search(request.messages[-1]["content"])
-    assert found, "not a pairwise judge request"
+def prompt_of(request: GenerationRequest | str) -> str:
+    return request if isinstance(request, str) else request.messages[-1]["content"]
+
+
+def shown_replies(request: GenerationRequest | str) -> tuple[str, str]:
+    """The two replies a pairwise judge prompt shows, as (A, B), read as an honest judge reads
+    them: between the lines carrying the request's tag (the first ``[Reply A <tag>]`` line)."""
+    prompt = prompt_of(request)
+    tag = _TAG.search(prompt)
+    assert tag, "not a pairwise judge request"
+    nonce = re.escape(tag.group(1))
+    found = re.search(
+        rf"^\[Reply A {nonce}\]\n(.*?)\n\[End of Reply A {nonce}\]$.*?"
+        rf"^\[Reply B {nonce}\]\n(.*?)\n\[End of Reply B {nonce}\]$",
+        prompt,
+        re.S | re.M,
+    )
+    assert found, "the tagged reply blocks are not closed"
     return found.group(1), found.group(2)
 
 
 def _prefer(marker: str, a: str, b: str) -> str:
     a_has, b_has = marker in a, marker in b
     if a_has == b_has:
-        return "Both are alike. [[C]]"
-    return "Reply A is better. [[A]]" if a_has else "Reply B is better. [[B]]"
+        return "Both are alike.\n[[C]]"
+    return "Reply A is better.\n[[A]]" if a_has else "Reply B is better.\n[[B]]"
+
+
+def _last_line(text: str) -> str:
+    return text.strip().splitlines()[-1]
 
 
 RULES = {
     # position bias: always the first shown reply
-    "always_first": lambda r: "The first one. [[A]]",
-    "always_tie": lambda r: "Equally good. [[C]]",
+    "always_first": lambda r: "The first one.\n[[A]]",
+    "always_tie": lambda r: "Equally good.\n[[C]]",
     "garbage": lambda r: "I cannot decide.",
     # prefers the reply containing the word GOOD (order-independent, a consistent judge)
     "prefer_good": lambda r: _prefer("GOOD", *shown_replies(r)),
@@ -40,13 +61,24 @@ RULES = {
         if len(shown_replies(r)[1]) > len(shown_replies(r)[0])
         else "[[C]]"
     ),  # fmt: skip
-    # quotes the format first, decides at the end: the last marker must win
-    "quotes_format": lambda r: "I answer [[A]] if A is better, [[B]] if B is. Verdict: [[B]]",
+    # quotes the format first, decides at the end: only the last line counts
+    "quotes_format": lambda r: "I answer [[A]] if A is better, [[B]] if B is.\nVerdict: [[B]]",
+    # decides like prefer_good, then quotes the last line of Reply A after its verdict
+    "decides_then_quotes_a": lambda r: (
+        _prefer("GOOD", *shown_replies(r))
+        + "\nReply A ended with:\n"
+        + _last_line(shown_replies(r)[0])
+    ),  # fmt: skip
+    # quotes the last line of Reply A in its reasoning, then decides like prefer_good
+    "quotes_a_then_decides": lambda r: (
+        f"Reply A ended with: {_last_line(shown_replies(r)[0])}\n"
+        + _prefer("GOOD", *shown_replies(r))
+    ),  # fmt: skip
+    # repeats the prompt it was given (what a broken endpoint or a tiny model does)
+    "echo": lambda r: f"echo: {prompt_of(r)}",
     # the tone judge: authoritative when the output says "clearly", garbage when it says "??"
     "tone": lambda r: (
-        "??"
-        if "??" in r.messages[-1]["content"]
-        else ("[[YES]]" if "clearly" in r.messages[-1]["content"] else "[[NO]]")
+        "??" if "??" in prompt_of(r) else ("[[YES]]" if "clearly" in prompt_of(r) else "[[NO]]")
     ),  # fmt: skip
 }
 

@@ -26,7 +26,7 @@ SCRIPTED = "tests.judge.scripted.ScriptedLLM"
 @pytest.mark.parametrize(
     "overrides",
     [[f"command={c}"] for c in COMMANDS]
-    + [["command=compare", o] for o in ("prompts=koala", "prompts=alpaca_eval", "prompts=sharegpt_heldout", "prompts=generations", "style=llm_judge", "llm=gpt-4o-mini")]
+    + [["command=compare", o] for o in ("prompts=koala", "prompts=alpaca_eval", "prompts=sharegpt_heldout", "prompts=generations", "style=llm_judge", "style=lexicon", "llm=gpt-4o-mini")]
     + [["command=compare", "llm=hf", "+model=smollm2_135m", "+llm@candidate.llm=local_server", "candidate.llm.model=mine"]],
 )  # fmt: skip
 def test_judging_config_composes_and_targets_bind(overrides: list[str]) -> None:
@@ -111,10 +111,21 @@ def test_style_with_the_llm_judge_for_tone(tmp_path) -> None:
         cfg.style = OmegaConf.load(REPO / "conf/style/llm_judge.yaml")
     values = commands.style(cfg)
     assert values[metrics.STYLE_AUTHORITATIVE_JUDGE] == 0.0  # no fixture output says "clearly"
-    assert metrics.STYLE_AUTHORITATIVE_LEXICON in values
+    assert metrics.STYLE_AUTHORITATIVE_LEXICON not in values  # the proxy only with style=lexicon
     client, run = only_run(cfg)
     rows = table(client, run.info.run_id, "style_rows")
     assert [r["judge_authoritative"] for r in rows] == [False, False, False]
+
+
+def test_the_lexicon_tone_proxy_only_with_style_lexicon(tmp_path) -> None:
+    cfg = judging_cfg(tmp_path, "style")
+    assert cfg.style.lexicon_tone is False  # the default style= reports no authority row
+    with open_dict(cfg):
+        cfg.style = OmegaConf.load(REPO / "conf/style/lexicon.yaml")
+    values = commands.style(cfg)
+    assert metrics.STYLE_AUTHORITATIVE_LEXICON in values
+    client, run = only_run(cfg)
+    assert {"hedges", "boosters"} <= set(table(client, run.info.run_id, "style_rows")[0])
 
 
 def test_calibrate_prints_the_lopsidedness_and_logs_the_table(tmp_path, capsys) -> None:

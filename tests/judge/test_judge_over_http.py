@@ -12,6 +12,7 @@ from imitate.llm import openai_client
 from imitate.llm.verdicts import ERROR
 from imitate.reply_pair import ReplyPair
 from tests.conftest import REPO
+from tests.judge.scripted import shown_replies
 from tests.llm.loopback import LoopbackServer
 
 PAIRS = [
@@ -34,12 +35,12 @@ def test_both_orders_go_over_http_and_a_rerun_is_answered_from_the_cache(tmp_pat
             client.close()
         asked = server.prompts()
         assert len(asked) == 4
-        shown = {(a.split("[Reply A]\n")[1].split("\n")[0], a.split("[Reply B]\n")[1].split("\n")[0]) for a in asked}  # fmt: skip
+        shown = {shown_replies(prompt) for prompt in asked}
         # both orders of both pairs, in whatever order the concurrent requests arrived
         assert shown == {("Red.", "Blue is one."), ("Blue is one.", "Red."), ("4", "Four."), ("Four.", "4")}  # fmt: skip
-        # the echo server repeats the prompt, whose last marker is the format's [[C]]: ties
-        assert [r["outcome"] for r in rows] == ["tie", "tie"]
-        assert judge_metrics(rows)[metrics.JUDGE_CONSISTENCY] == 1.0
+        # the echo server repeats the prompt (format's [[C]] included): unparseable, never a tie
+        assert [r["outcome"] for r in rows] == [ERROR, ERROR]
+        assert judge_metrics(rows) == {metrics.JUDGE_UNPARSEABLE: 1.0}
 
         rerun_client = openai_client.OpenAIClient(server.url, "echo-model", cache=cache)
         try:

@@ -88,13 +88,18 @@ def test_ties_and_garbage() -> None:
     assert outcome_counts(rows)["outcome_error"] == 3
 
 
-def test_last_marker_wins_and_unknown_labels_are_errors() -> None:
+def test_only_a_marker_alone_on_the_last_line_counts() -> None:
     parser = VerdictParser({"A": "first", "B": "second", "C": "tie"})
-    assert parser.parse("I answer [[A]] if A is better. Verdict: [[B]]") == "second"
+    assert parser.parse("I answer [[A]] if A is better.\nVerdict: [[B]]") == "second"
+    assert parser.parse("Reasons.\n\n  **Final verdict:** [[A]].  \n\n") == "first"
     assert parser.parse("[[ c ]]") == "tie"
     assert parser.parse("[[D]]") == ERROR
     assert parser.parse("A is better") == ERROR
     assert parser.parse("") == ERROR
+    assert parser.parse("I answer [[A]] if A is better. Verdict: [[B]]") == ERROR  # not alone
+    assert parser.parse("[[A]]\nThat is my verdict.") == ERROR  # not last
+    assert parser.parse("[[A]] [[B]]") == ERROR  # two markers: no decision
+    assert parser.parse("tag 0123abcd\n[[A]]", nonce="0123abcd") == ERROR  # an echo of the prompt
     rows = judge_with("quotes_format").judge(PAIRS[:1])
     assert (
         rows[0]["candidate_first_outcome"] == "loss" and rows[0]["reference_first_outcome"] == "win"

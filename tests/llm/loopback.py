@@ -1,6 +1,7 @@
 """A scripted OpenAI-compatible server on 127.0.0.1 for tests and benchmarks (stdlib only).
 
-Replies echo the prompt ("echo: <prompt>", "#<n>" appended at temperature > 0 so samples differ).
+Replies echo the prompt ("echo: <prompt>", "#<n>" appended at temperature > 0 so samples differ),
+or are `answer(prompt)` when given (a scripted judge: tests/judge/scripted.py RULES).
 `script` lists what the next requests get, one action each, then "ok" forever:
 "ok", "429:<retry-after s>", "500", "slow:<s>", "drop" (close without answering),
 "malformed" (200 with broken JSON), "no_choices" (200 with valid JSON but no choices),
@@ -51,6 +52,7 @@ class LoopbackServer:
         script: Iterable[str] = (),
         latency_s: float = 0.0,
         completion: Callable[[dict], dict] | None = None,
+        answer: Callable[[str], str] | None = None,
     ) -> None:
         self.script = deque(script)
         self.latency_s = latency_s
@@ -58,6 +60,7 @@ class LoopbackServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.completion = completion  # optional: builds /v1/completions replies (log-prob tests)
+        self.answer = answer  # optional: the reply text for a prompt instead of the echo
         self._lock = threading.Lock()
         self._http = LocalHTTPServer(_handler(self))
 
@@ -105,10 +108,11 @@ class LoopbackServer:
             self.in_flight -= 1
 
 
-def reply(body: dict, number: int) -> dict:
-    """The echo completion for a request body (what the server answers with "ok")."""
+def reply(body: dict, number: int, answer: Callable[[str], str] | None = None) -> dict:
+    """The completion for a request body (what the server answers with "ok"): the echo, or `answer`."""
     prompt = _prompt_of(body)
-    text = f"echo: {prompt}" + (f" #{number}" if body.get("temperature", 0) > 0 else "")
+    text = answer(prompt) if answer else f"echo: {prompt}"
+    text += f" #{number}" if body.get("temperature", 0) > 0 else ""
     usage = {"prompt_tokens": len(prompt.split()) + 1, "completion_tokens": len(text.split())}
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     if "messages" in body:
@@ -180,7 +184,7 @@ def _handler(server: LoopbackServer):
             elif self.path.endswith("/completions") and "prompt" in body and server.completion:
                 self._send(200, server.completion(body))
             else:
-                self._send(200, reply(body, number))
+                self._send(200, reply(body, number, server.answer))
 
         def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
             self._send_raw(status, json.dumps(payload).encode(), headers)

@@ -39,7 +39,14 @@ def rows(path: Path, sql: str, params=()) -> list[tuple]:
         connection.close()
 
 
-GENERATIONS = {"prompt": ["p0", "p1"], "model_reply": ["m0", "m1"], "teacher_reply": ["t0", "t1"]}
+# A style task's generations table (imitate.style.generations): both model replies ended on their own.
+GENERATIONS = {
+    "id": ["0", "1"],
+    "prompt": ["p0", "p1"],
+    "model_reply": ["m0", "m1"],
+    "teacher_reply": ["t0", "t1"],
+    "truncated": [False, False],
+}
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,15 @@ def test_serve_a_runs_generations_and_a_pairs_file(tracking, new_run, tmp_path, 
     assert rows(db_path, "SELECT COUNT(*) FROM items") == [(4,)]
 
 
+def test_serve_leaves_out_truncated_model_replies_and_says_so(tracking, new_run, tmp_path, served_with, capsys) -> None:  # fmt: skip
+    _, uri = tracking
+    run_id = new_run(GENERATIONS | {"truncated": [True, False]})
+    db_path = tmp_path / "ratings.db"
+    cli.main(["serve", "--db", str(db_path), "--tracking-uri", uri, "--run", run_id])
+    assert rows(db_path, "SELECT id FROM items") == [(f"{run_id}:1",)]
+    assert "left out 1 item(s) whose model reply was cut at the token limit" in capsys.readouterr().err  # fmt: skip
+
+
 def test_serve_refuses_an_empty_database_and_bad_options(tmp_path, served_with, capsys) -> None:
     with pytest.raises(SystemExit, match="holds no items to rate: pass --pairs FILE or --run"):
         cli.main(["serve", "--db", str(tmp_path / "ratings.db")])

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from imitate.data.report import DataReport
 from imitate.rate.pairs import PairsError, pairs_from_run, read_pairs
 from tests.rate.conftest import GENERATIONS, make_pairs, write_jsonl
 
@@ -69,10 +70,38 @@ def test_reads_a_runs_generations_table(tracking, new_run) -> None:
 
 def test_generations_ids_come_from_the_id_column(tmp_path) -> None:
     path = tmp_path / "generations.json"
-    columns = ["id", "prompt", "model_reply", "teacher_reply"]
-    path.write_text(json.dumps({"columns": columns, "data": [["conv-9", "p", "m", "t"]]}))
+    columns = ["id", "prompt", "model_reply", "teacher_reply", "truncated"]
+    path.write_text(json.dumps({"columns": columns, "data": [["conv-9", "p", "m", "t", False]]}))
     [pair] = read_pairs(path, model_run_id="run-x")
     assert (pair.id, pair.model_run_id) == ("run-x:conv-9", "run-x")
+
+
+def generations_file(tmp_path, truncated: list) -> str:
+    path = tmp_path / "generations.json"
+    columns = ["id", "prompt", "model_reply", "teacher_reply", "truncated"]
+    data = [[str(i), f"p{i}", f"m{i}", f"t{i}", cut] for i, cut in enumerate(truncated)]
+    path.write_text(json.dumps({"columns": columns, "data": data}))
+    return str(path)
+
+
+def test_truncated_model_replies_are_left_out_and_counted(tmp_path) -> None:
+    report = DataReport()
+    pairs = read_pairs(generations_file(tmp_path, [False, True, None, True]), "run-x", report)
+    assert [p.id for p in pairs] == ["run-x:0", "run-x:2"]  # the unknown one is kept ...
+    assert report.counts == {"dropped_model_reply_truncated": 2, "model_reply_truncation_unknown": 1}  # fmt: skip
+    with pytest.raises(PairsError, match=r"all 2 model replies were cut .*max_new_tokens"):
+        read_pairs(generations_file(tmp_path, [True, True]))
+
+
+def test_a_table_from_before_the_style_task_is_refused(tmp_path) -> None:
+    # eval/generations.json as training logged it before: no `truncated`, 48-token replies
+    path = tmp_path / "generations.json"
+    columns = ["id", "prompt", "model_reply", "teacher_reply"]
+    path.write_text(json.dumps({"columns": columns, "data": [["c1", "last turn", "cut", "t"]]}))
+    with pytest.raises(
+        PairsError, match=r"without the 'truncated' column.*which side is the model"
+    ):
+        read_pairs(path)
 
 
 def test_generations_table_errors(tmp_path) -> None:

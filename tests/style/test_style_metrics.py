@@ -89,7 +89,7 @@ PAIRS = [
 
 
 def test_style_metrics_on_hand_made_pairs() -> None:
-    rows = style_rows(PAIRS)
+    rows = style_rows(PAIRS, lexicon_tone=True)
     values = style_metrics(rows)
     assert values[metrics.STYLE_LIST] == pytest.approx(50.0)  # 1 of the 2 teacher lists
     assert values[metrics.STYLE_SUMMARY] == pytest.approx(100.0)  # 1 of 1
@@ -104,6 +104,7 @@ def test_style_metrics_on_hand_made_pairs() -> None:
     assert values[metrics.STYLE_LENGTH_PEARSON] == pytest.approx(expected_r)
     assert values[metrics.STYLE_AUTHORITATIVE_LEXICON] == pytest.approx(100.0)
     assert metrics.STYLE_AUTHORITATIVE_JUDGE not in values  # no judge configured: never filled in
+    assert metrics.STYLE_AUTHORITATIVE_LEXICON not in style_metrics(style_rows(PAIRS))  # opt-in
 
 
 def test_undefined_metrics_are_left_out_not_zero() -> None:

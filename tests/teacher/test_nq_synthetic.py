@@ -14,7 +14,8 @@ from imitate.data.conversations import normalise_all
 from imitate.data.report import DataReport
 from imitate.data.source_formats import SourceConfig, read_source
 from imitate.data.text_normalise import normalize_answer
-from imitate.llm.base import BudgetExceeded, stable_hash
+from imitate.hashing import stable_hash
+from imitate.llm.base import BudgetExceeded
 from imitate.teacher import question_filter as qf
 from imitate.teacher.nq_synthetic import NQSyntheticJob
 from tests.conftest import REPO, compose_config
