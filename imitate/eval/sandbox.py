@@ -37,9 +37,12 @@ import itertools
 import json
 import os
 import signal
+import site
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -50,8 +53,14 @@ from pathlib import Path
 _LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
 _DRIVER = Path(__file__).with_name("sandbox_driver.py")
 # Started as root, each jail drops to a uid no other running jail has, so RLIMIT_NPROC (counted
-# per uid) is per jail: a fork bomb fills its own quota, not that of the tests beside it.
-_JAIL_UIDS = range(1_000_000_000, 1_000_000_000 + (1 << 20))
+# per uid) is per jail: a fork bomb fills its own quota, not that of the tests beside it. Each host
+# process takes a block of uids of its own (held by an abstract unix socket, which the kernel
+# releases when the process dies, however it dies) and cycles through it; a jail's processes are
+# all gone before its launcher returns, and a block outnumbers any pool of workers.
+_FIRST_JAIL_UID, _UIDS_PER_HOST, _HOST_BLOCKS = 1_000_000_000, 1 << 14, 1 << 12
+_UID_BLOCK_LOCK = "imitate-sandbox-uid-block-{}"
+_uid_block: tuple[socket.socket, range] | None = None
+_uid_block_guard = threading.Lock()
 _next_jail = itertools.count()
 _EXIT_TIMEOUT, _EXIT_SETUP_FAILED = 124, 125
 _SETUP_FAILED = "imitate sandbox setup failed"  # the launcher's stderr when it could not jail
@@ -84,12 +93,16 @@ class ExecutionResult:
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Per jail (the program's and the checker's each); answers are capped at max_output_bytes."""
+    """Per jail (the program's and the checker's each); answers are capped at max_output_bytes.
+
+    `memory_bytes` is the jail's total: each of its at most `max_processes` processes and threads
+    may map `memory_bytes // max_processes` (see `sandbox_launcher.set_limits`).
+    """
 
     wall_s: float = 10.0
     cpu_s: int = 10
     memory_bytes: int = 1 << 30
-    max_processes: int = 32
+    max_processes: int = 8
     max_output_bytes: int = 1 << 20
     max_open_files: int = 64
 
@@ -191,9 +204,7 @@ def _start(
 ) -> subprocess.Popen:
     # Opted-out runs keep our uid: the interpreter may live where another uid cannot read (a
     # pyenv under /root), and without a jail (which binds it in readable) we cannot fix that.
-    uid = None
-    if os.geteuid() == 0 and isolated:
-        uid = _JAIL_UIDS[next(_next_jail) % len(_JAIL_UIDS)]
+    uid = _jail_uid() if os.geteuid() == 0 and isolated else None
     cfg = {
         "role": role,
         "isolated": isolated,
@@ -201,6 +212,7 @@ def _start(
         "workdir": jail,
         "python": os.path.realpath(sys.executable),
         "python_prefix": os.path.realpath(sys.base_prefix),
+        "hidden_dirs": _package_dirs(),
         "driver_path": str(_DRIVER),
         "fds": fds,
         "uid": uid,
@@ -222,6 +234,39 @@ def _start(
         start_new_session=True,
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
     )
+
+
+def _jail_uid() -> int:
+    """A uid for one jail: the next of this host process's block."""
+    global _uid_block
+    with _uid_block_guard:
+        if _uid_block is None:
+            _uid_block = _claim_uid_block()
+        return _uid_block[1][next(_next_jail) % _UIDS_PER_HOST]
+
+
+def _claim_uid_block() -> tuple[socket.socket, range]:
+    for block in range(_HOST_BLOCKS):
+        holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            holder.bind("\0" + _UID_BLOCK_LOCK.format(block))
+        except OSError:  # another host process holds it
+            holder.close()
+            continue
+        first = _FIRST_JAIL_UID + block * _UIDS_PER_HOST
+        return holder, range(first, first + _UIDS_PER_HOST)
+    raise SandboxUnavailable(
+        f"imitate.eval.sandbox: all {_HOST_BLOCKS} blocks of jail uids are held by other "
+        "processes on this host; wait for some evaluations to finish"
+    )
+
+
+@cache
+def _package_dirs() -> list[str]:
+    """Installed packages' folders, masked in the jail: the stdlib alone is bound in."""
+    found = site.getsitepackages() + site.getsitepackages([sys.base_prefix])
+    found.append(site.getusersitepackages())
+    return sorted({os.path.realpath(d) for d in found})
 
 
 def _wait(proc: subprocess.Popen, timeout: float) -> int:
