@@ -1,11 +1,15 @@
 """Run untrusted generated programs against trusted tests, each side in its own jailed process.
 
 This is the project's security boundary. Each jail gets fresh network/mount/pid/ipc namespaces (no
-interface but a downed loopback), a tmpfs root that only holds read-only system libraries and the
-interpreter, a private /sandbox working directory, a scrubbed environment, CPU/memory/process/
-file-size limits, an unprivileged uid of its own (when started as root) and a wall-clock deadline
-after which every process it started is killed. See `sandbox_launcher.py` for the steps. Where
-the OS refuses namespaces we refuse to run, unless the caller sets `allow_unisolated=True`.
+interface but a downed loopback), a tmpfs root capped in bytes and inodes that only holds
+read-only system libraries and the interpreter (its site-packages masked), a private /sandbox
+working directory, a scrubbed environment, an unprivileged uid of its own (when started as root;
+unique across host processes, see `sandbox_uids`) and a wall-clock deadline after which every
+process it started is killed. Its limits hold for the jail as a whole: at most `max_processes`
+processes and threads, each mapping at most `memory_bytes // max_processes`; a seccomp filter
+denies the calls whose kernel state outlives the jail or escapes those limits (keyrings, SysV
+IPC, memfds, ...). See `sandbox_launcher.py` for the steps. Where the OS refuses namespaces or
+the filter we refuse to run, unless the caller sets `allow_unisolated=True`.
 
 Why a program cannot forge its verdict. Code that controls its interpreter can fake anything
 that interpreter reports: its exit status, its output, a token hidden in the driver's frames or
@@ -33,16 +37,13 @@ is protected.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
 import site
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -50,18 +51,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from imitate.eval import sandbox_uids
+
 _LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
 _DRIVER = Path(__file__).with_name("sandbox_driver.py")
-# Started as root, each jail drops to a uid no other running jail has, so RLIMIT_NPROC (counted
-# per uid) is per jail: a fork bomb fills its own quota, not that of the tests beside it. Each host
-# process takes a block of uids of its own (held by an abstract unix socket, which the kernel
-# releases when the process dies, however it dies) and cycles through it; a jail's processes are
-# all gone before its launcher returns, and a block outnumbers any pool of workers.
-_FIRST_JAIL_UID, _UIDS_PER_HOST, _HOST_BLOCKS = 1_000_000_000, 1 << 14, 1 << 12
-_UID_BLOCK_LOCK = "imitate-sandbox-uid-block-{}"
-_uid_block: tuple[socket.socket, range] | None = None
-_uid_block_guard = threading.Lock()
-_next_jail = itertools.count()
 _EXIT_TIMEOUT, _EXIT_SETUP_FAILED = 124, 125
 _SETUP_FAILED = "imitate sandbox setup failed"  # the launcher's stderr when it could not jail
 _HOST_GRACE_S = 5.0  # the launchers enforce the deadline; the host only backs them up
@@ -204,7 +197,7 @@ def _start(
 ) -> subprocess.Popen:
     # Opted-out runs keep our uid: the interpreter may live where another uid cannot read (a
     # pyenv under /root), and without a jail (which binds it in readable) we cannot fix that.
-    uid = _jail_uid() if os.geteuid() == 0 and isolated else None
+    uid = sandbox_uids.jail_uid() if os.geteuid() == 0 and isolated else None
     cfg = {
         "role": role,
         "isolated": isolated,
@@ -233,31 +226,6 @@ def _start(
         pass_fds=fds,
         start_new_session=True,
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-    )
-
-
-def _jail_uid() -> int:
-    """A uid for one jail: the next of this host process's block."""
-    global _uid_block
-    with _uid_block_guard:
-        if _uid_block is None:
-            _uid_block = _claim_uid_block()
-        return _uid_block[1][next(_next_jail) % _UIDS_PER_HOST]
-
-
-def _claim_uid_block() -> tuple[socket.socket, range]:
-    for block in range(_HOST_BLOCKS):
-        holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            holder.bind("\0" + _UID_BLOCK_LOCK.format(block))
-        except OSError:  # another host process holds it
-            holder.close()
-            continue
-        first = _FIRST_JAIL_UID + block * _UIDS_PER_HOST
-        return holder, range(first, first + _UIDS_PER_HOST)
-    raise SandboxUnavailable(
-        f"imitate.eval.sandbox: all {_HOST_BLOCKS} blocks of jail uids are held by other "
-        "processes on this host; wait for some evaluations to finish"
     )
 
 

@@ -158,7 +158,7 @@ def deny_syscalls() -> None:
     class Program(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
 
-    instructions = (Instruction * len(program))(*program)
+    instructions = (Instruction * len(program))(*(Instruction(*i) for i in program))
     fprog = Program(len(program), instructions)
     check(libc.prctl(PR_SET_SECCOMP, 2, ctypes.byref(fprog), 0, 0), "prctl(SECCOMP)")
 

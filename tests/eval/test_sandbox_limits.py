@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from imitate.eval import sandbox as sandbox_module
+from imitate.eval import sandbox_uids
 from imitate.eval.sandbox import Sandbox, SandboxLimits, Submission
 from tests.conftest import REPO
 from tests.eval.jails import (
@@ -87,7 +87,7 @@ LOOK_FOR_IT = (  # keyctl(KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", ..., 0)
 @needs_namespaces
 def test_a_key_left_by_one_jail_is_not_found_by_the_next_with_the_same_uid(monkeypatch):
     uid = 1_000_000_000 + (1 << 28)  # outside every host's block of jail uids
-    monkeypatch.setattr(sandbox_module, "_jail_uid", lambda: uid)
+    monkeypatch.setattr(sandbox_uids, "jail_uid", lambda: uid)
     sandbox = Sandbox(SandboxLimits(wall_s=5.0, cpu_s=5))
     left = sandbox.run(Submission(LEAVE_A_KEY + RIGHT, CHECK, "f"))
     looked = sandbox.run(Submission(LOOK_FOR_IT + RIGHT, CHECK, "f"))
