@@ -24,18 +24,25 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from imitate.redact import redacted_console, secret_values
+
 
 def run_with_hints(main: Callable[[], Any]) -> None:
-    """Run a ``@hydra.main`` function; if Hydra refuses the config, print hints after its error."""
-    try:
-        main()
-    except SystemExit as exit_:
-        if exit_.code not in (0, None):
-            _print(config_error_hints(exit_))
-        raise
-    except Exception as error:  # HYDRA_FULL_ERROR=1: Hydra re-raises instead of exiting
-        _print(config_error_hints(error))
-        raise
+    """Run a ``@hydra.main`` function; if Hydra refuses the config, print hints after its error.
+
+    The console is redacted for the whole run (imitate.redact.redacted_console): Hydra's error
+    report and any traceback quote overrides and config values, secrets included.
+    """
+    with redacted_console(secret_values(sys.argv[1:])):
+        try:
+            main()
+        except SystemExit as exit_:
+            if exit_.code not in (0, None):
+                _print(config_error_hints(exit_))
+            raise
+        except Exception as error:  # HYDRA_FULL_ERROR=1: Hydra re-raises instead of exiting
+            _print(config_error_hints(error))
+            raise
 
 
 def config_error_hints(error: BaseException) -> list[str]:
