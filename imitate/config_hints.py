@@ -25,6 +25,7 @@ from omegaconf.errors import (
 )
 
 from imitate.redact import redacted_console, secret_values
+from imitate.third_party_warnings import silence_third_party_deprecations
 
 
 def run_with_hints(main: Callable[[], Any]) -> None:
@@ -33,6 +34,7 @@ def run_with_hints(main: Callable[[], Any]) -> None:
     The console is redacted for the whole run (imitate.redact.redacted_console): Hydra's error
     report and any traceback quote overrides and config values, secrets included.
     """
+    silence_third_party_deprecations()  # library-internal notices a user cannot act on
     with redacted_console(secret_values(sys.argv[1:])):
         try:
             main()
