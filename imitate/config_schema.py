@@ -184,8 +184,8 @@ def check_values(cfg: DictConfig, root: str = "train") -> None:
     schemas = SCHEMA_SETS[root]
     _refuse_pasted_secrets(cfg, "")
     if schemas.root_keys is not None:
-        for key in map(str, cfg):
-            if key not in schemas.root_keys:
+        for key in map(str, cfg):  # `hydra`: there when composed with return_hydra_config
+            if key not in (*schemas.root_keys, "hydra"):
                 raise ValueError(unknown_key_hint(key, list(schemas.root_keys), f"{root}.yaml"))
     for group in schemas.required:
         if cfg.get(group) is None:
@@ -229,7 +229,9 @@ def _refuse_pasted_secrets(node: Any, path: str) -> None:
     for key in map(str, node):
         where = f"{path}.{key}" if path else key
         child = node._get_node(key)
-        value = child._value() if not isinstance(child, (DictConfig, ListConfig)) else None
+        value = (
+            None if child is None or isinstance(child, DictConfig | ListConfig) else child._value()
+        )
         if isinstance(value, str) and is_pasted_secret(key, value):
             raise ValueError(
                 f"{where} holds something that is not an environment variable name (a pasted "

@@ -100,7 +100,9 @@ def _check_types(node, path: str, name: str, factory, parameters, keys: list[str
 
 def _one_field(key: str, expected: Any) -> type:
     """A one-field dataclass: OmegaConf checks (and converts) a value assigned to its field."""
-    return dataclasses.make_dataclass("Field", [(key, expected, dataclasses.field(default=MISSING))])
+    return dataclasses.make_dataclass(
+        "Field", [(key, expected, dataclasses.field(default=MISSING))]
+    )
 
 
 def _type_hints(factory: Any) -> dict[str, Any]:

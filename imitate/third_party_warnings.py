@@ -20,7 +20,11 @@ FILTERS: list[tuple[str, type[Warning], str]] = [
     # mlflow 3's SQLAlchemy store configures a `noload` relationship (SQLAlchemy 2.1 deprecation).
     (r"The ``noload`` loader strategy is deprecated", DeprecationWarning, r"mlflow\."),
     # mlflow's log_table calls pandas' select_dtypes(include=["object"]) (pandas 3 migration note).
-    (r"For backward compatibility, 'str' dtypes are included by select_dtypes", Warning, r"mlflow\."),
+    (
+        r"For backward compatibility, 'str' dtypes are included by select_dtypes",
+        Warning,
+        r"mlflow\.",
+    ),
 ]
 
 

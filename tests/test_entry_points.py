@@ -10,10 +10,10 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import tomllib
 from hydra.utils import get_object
 
 from tests.conftest import REPO

@@ -134,7 +134,7 @@ def test_the_judge_schema_is_the_judges_signature() -> None:
     source = inspect.getsource(authoritative_request) + inspect.getsource(
         commands.judge_authoritative
     )
-    assert {f for f in fields if f"\"{f}\"" in source} == fields
+    assert {f for f in fields if f'"{f}"' in source} == fields
 
 
 def test_the_judge_is_built_before_any_candidate_reply(monkeypatch) -> None:
@@ -150,4 +150,3 @@ def test_the_judge_is_built_before_any_candidate_reply(monkeypatch) -> None:
     with pytest.raises(ValueError, match="each label must map to first, second or tie"):
         commands.compare(cfg)
     assert read == []  # neither the prompts nor the candidate's replies were touched
-

@@ -135,7 +135,18 @@ JUDGING = SchemaSet(
         "candidate.llm": Target(),
     },
     root_keys=(
-        "judge", "style", "prompts", "tracking", "llm", "command", "candidate", "filters",
-        "calibration", "human_export", "log", "run_name", "cache_dir",
+        "judge",
+        "style",
+        "prompts",
+        "tracking",
+        "llm",
+        "command",
+        "candidate",
+        "filters",
+        "calibration",
+        "human_export",
+        "log",
+        "run_name",
+        "cache_dir",
     ),  # fmt: skip
 )

@@ -182,4 +182,5 @@ def _cache_argument(model) -> str:
 
 
 def _returned_cache(output):
-    return output["cache"] if "cache" in output else output.past_key_values
+    # not .get(): its default would read the deprecated attribute, which warns
+    return output["cache"] if "cache" in output else output.past_key_values  # noqa: SIM401

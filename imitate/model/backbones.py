@@ -39,7 +39,9 @@ def build_backbone(
         with torch.device(device):
             model = AutoModelForCausalLM.from_config(hf_config, dtype=torch_dtype)
         return model
-    return AutoModelForCausalLM.from_pretrained(local_weights(weights, cache_dir), dtype=torch_dtype)
+    return AutoModelForCausalLM.from_pretrained(
+        local_weights(weights, cache_dir), dtype=torch_dtype
+    )
 
 
 def build_tokenizer(name_or_path: str, cache_dir: str = DEFAULT_CACHE):
