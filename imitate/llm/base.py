@@ -134,3 +134,11 @@ class LLM(Protocol):
     def usage_metrics(self) -> dict[str, float]:
         """The ledger so far under `imitate.metrics.LLM_*` names ({} for an in-process model)."""
         ...
+
+    def stored_usage(self, requests: Sequence[GenerationRequest], since: float) -> dict[str, float]:
+        """What answering `requests` was charged, for answers stored after `since` (time.time()).
+
+        Read back from a persistent request cache ({} without one): a resumed job counts what a
+        killed run paid for after its last commit.
+        """
+        ...

@@ -1,10 +1,13 @@
 """Sending a batch of endpoint requests: cache first, each distinct request once, budget, concurrency.
 
 A `Dispatcher` turns jobs (path + JSON body + cache key) into responses. Cached ones are read from
-the request cache; the rest are sent through the SDK's async client, at most `max_concurrency`
-at once (across every call, from any thread), each priced against the ledger before it is sent and committed to the cache before it
-is used. The first failure (an endpoint error after its retries, or the budget) stops any job
-not yet sent; jobs in flight finish and are kept, then the failure is raised.
+the request cache (a row its job's check refuses is a miss); the rest are sent through the SDK's
+async client, at most `max_concurrency` at once (across every call, from any thread). Each attempt
+is priced against the ledger before it is sent; its answer is checked (`imitate.llm.responses`,
+then the job's own check), charged, and committed to the cache with its charge before it is used.
+An answer that fails a check is charged its worst case (it was answered, so likely billed) and
+retried, never cached. The first failure (an endpoint error after its retries, or the budget) stops
+any job not yet sent; jobs in flight finish and are kept, then the failure is raised.
 
 The async work runs on a private event loop in a daemon thread, so the synchronous `fetch`
 works the same from plain code and from inside a running event loop (which it blocks).
@@ -22,9 +25,10 @@ import openai
 
 from imitate.llm.ledger import Ledger
 from imitate.llm.request_cache import MemoryCache, RequestCache
+from imitate.llm.responses import CHAT, COMPLETIONS, checked_response
 from imitate.llm.retries import MalformedResponse, RetryPolicy, call_with_retries
 
-CHAT, COMPLETIONS = "chat/completions", "completions"
+__all__ = ["CHAT", "COMPLETIONS", "Dispatcher", "Job"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,15 @@ class Job:
     prompt_text: str  # what its input tokens come from: the budget's worst case counts it
     # what of the response is kept (cached and returned); None: all of it
     compact: Callable[[dict], dict] | None = None
+    # MalformedResponse unless what is kept is usable (run on answers and on cached rows alike)
+    check: Callable[[dict], None] | None = None
+
+    def check_kept(self, kept: dict) -> None:
+        """MalformedResponse unless `kept` (a fresh answer or a cached row) is usable."""
+        if self.compact is None:
+            checked_response(kept, self.path)
+        if self.check is not None:
+            self.check(kept)
 
 
 class Dispatcher:
@@ -63,7 +76,10 @@ class Dispatcher:
 
     def fetch(self, jobs: Sequence[Job]) -> list[dict]:
         """The response for each job, in order."""
-        found = self.cache.get_many(job.key for job in jobs)
+        kept_check = {job.key: job.check_kept for job in jobs}
+        found = self.cache.get_many(
+            kept_check, check=lambda key, response: kept_check[key](response)
+        )
         self.ledger.hit(sum(job.key in found for job in jobs))
         missing = list({job.key: job for job in jobs if job.key not in found}.values())
         if missing:
@@ -98,51 +114,44 @@ class Dispatcher:
     async def _send(self, job: Job, stopped: threading.Event) -> dict:
         where = self.where(job.path)
         try:
-            reservation = self.ledger.reserve(
-                self.input_bound(job), int(job.body["max_tokens"]), where
+            return await call_with_retries(
+                lambda: self._attempt(job, where), self.policy, where, self.redact
             )
         except BaseException:
+            # the budget, an endpoint error after its retries, or e.g. a server that returns no
+            # log-probs: the jobs not yet sent would fail the same way
             stopped.set()
             raise
+
+    async def _attempt(self, job: Job, where: str) -> dict:
+        """One paid try: reserve, post, check, charge, cache; MalformedResponse is retried."""
+        reservation = self.ledger.reserve(self.input_bound(job), int(job.body["max_tokens"]), where)
         try:
-            response = await call_with_retries(
-                lambda: self._post(job), self.policy, where, self.redact
-            )
+            text = await self._post(job)
         except BaseException:
-            stopped.set()
-            self.ledger.release(reservation)
+            self.ledger.release(reservation)  # no answer, nothing to pay
             raise
-        self.ledger.settle(reservation, response.get("usage"))  # paid, whatever comes next
         try:
-            kept = job.compact(response) if job.compact else response
-        except BaseException:
-            stopped.set()  # e.g. a server that returns no log-probs: the others would fail too
-            raise
-        self.cache.put(job.key, kept)  # committed before anyone uses it: resume-safe
+            response = checked_response(json.loads(text), job.path)
+        except ValueError as err:  # not JSON, or not a completion the tasks can read
+            self.ledger.settle(reservation, None)  # answered, so likely billed: its worst case
+            raise MalformedResponse(str(err)) from err
+        charge = self.ledger.settle(reservation, response.get("usage"))
+        kept = job.compact(response) if job.compact else response
+        job.check_kept(kept)
+        self.cache.put(job.key, kept, charge)  # committed before anyone uses it: resume-safe
         return kept
 
-    async def _post(self, job: Job) -> dict:
+    async def _post(self, job: Job) -> str:
         resource = self.sdk.chat.completions if job.path == CHAT else self.sdk.completions
         raw = await resource.with_raw_response.create(**job.body, extra_body=job.extra or None)
-        return checked_response(json.loads(raw.text), job.path)
+        return raw.text
 
     def _run(self, coroutine: Coroutine):
         with self._loop_lock:  # generate() may be called from several threads at once
             if self._loop is None:
                 self._loop = _LoopThread()
         return self._loop.run(coroutine)
-
-
-def checked_response(response: object, path: str) -> dict:
-    """`response` if it is a completion with choices, else MalformedResponse (retried)."""
-    choices = response.get("choices") if isinstance(response, dict) else None
-    if not isinstance(response, dict) or not isinstance(choices, list) or not choices:
-        raise MalformedResponse(f"200 without choices from /{path}: {str(response)[:200]}")
-    if not isinstance(choices[0], dict):
-        raise MalformedResponse(f"a choice that is not an object: {str(choices[0])[:200]}")
-    if path == CHAT and not isinstance(choices[0].get("message"), dict):
-        raise MalformedResponse(f"chat choice without a message: {str(choices[0])[:200]}")
-    return response
 
 
 class _NotSent(Exception):

@@ -60,6 +60,9 @@ class HFClient:
     def usage_metrics(self) -> dict[str, float]:
         return {}
 
+    def stored_usage(self, requests: Sequence[GenerationRequest], since: float) -> dict[str, float]:
+        return {}  # nothing is paid for, nothing is stored
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
         # One batched model.generate per group of requests that share their sampling settings.
         groups: dict[tuple, list[int]] = defaultdict(list)

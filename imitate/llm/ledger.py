@@ -5,13 +5,15 @@ token bound at the input price plus `max_new_tokens` at the output price) is res
 `max_cost_usd` together with what was already spent and what is in flight. If it does not fit,
 `BudgetExceeded` is raised and the request is never sent; everything finished stays cached. When
 the response arrives the reservation is replaced by the response's real `usage` (a response
-without `usage` is charged its reservation, so the total never undercounts).
+without `usage`, or one rejected as malformed, is charged its reservation, so the total never
+undercounts). Each settled response's `Charge` is stored with it in the request cache, so a resumed
+job can count what a killed run paid for after its last commit (`charged_usage`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from imitate.llm.base import BudgetExceeded
@@ -24,6 +26,15 @@ from imitate.metrics import (
 )
 
 PER_MILLION = 1_000_000
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What one answered request was counted as: its tokens and their price."""
+
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
 
 
 @dataclass(frozen=True)
@@ -88,15 +99,20 @@ class Ledger:
             self.reserved_usd += reservation.cost_usd
         return reservation
 
-    def settle(self, reservation: Reservation, usage: Mapping | None) -> None:
-        """Replace a reservation by the response's real usage (or keep its worst case)."""
+    def settle(self, reservation: Reservation, usage: Mapping | None) -> Charge:
+        """Replace a reservation by the response's real usage (a field it lacks: its worst case).
+
+        `usage` is checked before (`imitate.llm.responses`): counts are non-negative integers.
+        """
         input_tokens, output_tokens = _usage_tokens(usage, reservation)
+        charge = Charge(input_tokens, output_tokens, self.cost(input_tokens, output_tokens))
         with self._lock:
             self.reserved_usd = max(0.0, self.reserved_usd - reservation.cost_usd)
             self.requests += 1
             self.input_tokens += input_tokens
             self.output_tokens += output_tokens
-            self.cost_usd += self.cost(input_tokens, output_tokens)
+            self.cost_usd += charge.cost_usd
+        return charge
 
     def release(self, reservation: Reservation) -> None:
         """Drop a reservation whose request failed without a response (nothing was charged)."""
@@ -128,7 +144,21 @@ def log_usage(client, run_id: str, llm) -> dict[str, float]:
     return metrics
 
 
+def charged_usage(charges: Iterable[Charge]) -> dict[str, float]:
+    """Requests, tokens and cost of these charges under the imitate.metrics LLM_* names."""
+    charges = list(charges)
+    return {
+        LLM_REQUESTS: float(len(charges)),
+        LLM_INPUT_TOKENS: float(sum(c.input_tokens for c in charges)),
+        LLM_OUTPUT_TOKENS: float(sum(c.output_tokens for c in charges)),
+        LLM_COST_USD: sum(c.cost_usd for c in charges),
+    }
+
+
 def _usage_tokens(usage: Mapping | None, reservation: Reservation) -> tuple[int, int]:
-    if not usage or usage.get("prompt_tokens") is None:
-        return reservation.input_tokens, reservation.output_tokens
-    return int(usage["prompt_tokens"]), int(usage.get("completion_tokens") or 0)
+    usage = usage or {}
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    return (
+        reservation.input_tokens if prompt is None else int(prompt),
+        reservation.output_tokens if completion is None else int(completion),
+    )

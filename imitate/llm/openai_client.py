@@ -4,8 +4,9 @@ This module says what to ask: chat requests go to /v1/chat/completions, raw prom
 /v1/completions, log-probs as `logprobs` configures (`imitate.llm.openai_logprobs`).
 `imitate.llm.dispatch` sends it: through the official SDK's `AsyncOpenAI` (its own retries off;
 `imitate.llm.retries` does them), at most `max_concurrency` at once, each request priced against
-`max_cost_usd` before it is sent (`imitate.llm.ledger`) and each answer committed to the request
-cache before it is used (`imitate.llm.request_cache`).
+`max_cost_usd` before it is sent (`imitate.llm.ledger`), and each answer checked
+(`imitate.llm.responses`: one the tasks cannot read is retried, never cached) and committed to the
+request cache with what it was charged before it is used (`imitate.llm.request_cache`).
 
 `generate()` and `next_token_logprobs()` are synchronous: they run the async work on a private
 event loop in a daemon thread, so they work the same from plain code and from inside a running
@@ -16,15 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import openai
 
 from imitate.llm.base import GenerationRequest, LogprobsUnavailable, cut_at_stop, stable_hash
 from imitate.llm.dispatch import CHAT, COMPLETIONS, Dispatcher, Job
-from imitate.llm.ledger import Ledger
+from imitate.llm.ledger import Ledger, charged_usage
 from imitate.llm.openai_logprobs import (
     LOGPROB_MODES,
+    check_top_shape,
     echo_body,
     echo_score,
     top_body,
@@ -32,7 +34,8 @@ from imitate.llm.openai_logprobs import (
     unavailable_message,
 )
 from imitate.llm.request_cache import open_cache
-from imitate.llm.retries import EndpointError, RetryPolicy
+from imitate.llm.responses import is_number
+from imitate.llm.retries import EndpointError, MalformedResponse, RetryPolicy
 
 NO_KEY = "no-key"  # sent when api_key_env is null: local servers ignore it, and the SDK needs one
 MESSAGE_OVERHEAD_TOKENS = 8  # per chat message: role markers and separators of any chat template
@@ -133,8 +136,12 @@ class OpenAIClient:
             return [flat[i : i + width] for i in range(0, len(flat), width)]
         chat = self.logprobs == "chat_top"
         path = CHAT if chat else COMPLETIONS
+
+        def check(response: dict) -> None:
+            check_top_shape(response, chat)
+
         jobs = [
-            self._job(path, top_body(self.model, p, self.top_logprobs, chat), {}, 0, p)
+            self._job(path, top_body(self.model, p, self.top_logprobs, chat), {}, 0, p, check)
             for p in prompts
         ]
         return [
@@ -151,6 +158,11 @@ class OpenAIClient:
     def usage_metrics(self) -> dict[str, float]:
         """Requests, cache hits, tokens and cost so far (imitate.metrics LLM_* names)."""
         return self.ledger.metrics()
+
+    def stored_usage(self, requests: Sequence[GenerationRequest], since: float) -> dict[str, float]:
+        """What the cache says answering `requests` cost, for responses stored after `since`."""
+        keys = [job.key for request in requests for job in self._generation_jobs(request)]
+        return charged_usage(self.cache.charged_since(keys, since))
 
     def close(self) -> None:
         """Stop the private event loop and close the HTTP connections and the cache."""
@@ -177,7 +189,15 @@ class OpenAIClient:
         samples = request.n if request.temperature > 0 else 1
         return [self._job(path, body, dict(request.extra), i, text) for i in range(samples)]
 
-    def _job(self, path: str, body: dict, extra: dict, sample: int, text: str) -> Job:
+    def _job(
+        self,
+        path: str,
+        body: dict,
+        extra: dict,
+        sample: int,
+        text: str,
+        check: Callable[[dict], None] | None = None,
+    ) -> Job:
         key = stable_hash(
             {
                 "base_url": self.base_url,
@@ -187,7 +207,7 @@ class OpenAIClient:
                 "sample": sample,
             }
         )
-        return Job(path, body, extra, key, text)
+        return Job(path, body, extra, key, text, check=check)
 
     def _echo_job(self, prompt: str, candidate: str) -> Job:
         # The cache keeps the candidate's score, not the echoed prompt's per-token log-probs
@@ -200,7 +220,7 @@ class OpenAIClient:
         body = echo_body(self.model, prompt, candidate)
         job = self._job(COMPLETIONS, body, {}, 0, prompt + candidate)
         key = stable_hash({"request": job.key, "kept": "echo-score-v1"})
-        return dataclasses.replace(job, key=key, compact=score)
+        return dataclasses.replace(job, key=key, compact=score, check=_check_score)
 
     def _where(self, path: str) -> str:
         return f"POST {self.base_url}/{path} (model {self.model!r})"
@@ -223,6 +243,11 @@ class OpenAIClient:
         counted = self.count_tokens(job.prompt_text)
         tokens = counted if counted is not None else len(job.prompt_text.encode())
         return tokens + MESSAGE_OVERHEAD_TOKENS * messages
+
+
+def _check_score(kept: dict) -> None:
+    if not is_number(kept.get("score")):
+        raise MalformedResponse(f"a kept echo score that is not a number: {str(kept)[:200]}")
 
 
 def _reply_text(response: dict, chat: bool) -> str:

@@ -14,6 +14,9 @@
   whitespace.
 
 In both top-k modes a candidate outside the top k scores -inf (its log-prob is below the k-th).
+A response with no log-probs means the server does not give them (`LogprobsUnavailable`, the task
+is refused); log-probs of the wrong shape are a malformed response (`MalformedResponse`: retried,
+never cached).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import math
 from collections.abc import Sequence
 
 from imitate.llm.base import LogprobsUnavailable
+from imitate.llm.responses import is_count, is_number
+from imitate.llm.retries import MalformedResponse
 
 LOGPROB_MODES = ("completions_echo", "completions_top", "chat_top", "none")
 
@@ -55,11 +60,12 @@ def echo_score(response: dict, prompt: str, candidate: str, where: str) -> float
     choice = _first_choice(response, where)
     logprobs = _logprobs_of(choice, where, "completions_echo")
     tokens, values = logprobs.get("tokens"), logprobs.get("token_logprobs")
-    if not tokens or not values or len(tokens) != len(values):
+    if not tokens or not values:
         raise LogprobsUnavailable(
             f"{where}: the echo response has no per-token log-probs (logprobs={logprobs!r:.200}); "
             f"the server does not support echo + logprobs: {_ADVICE}"
         )
+    _check_echo_shape(tokens, values, logprobs.get("text_offset"))
     offsets = logprobs.get("text_offset") or _cumulative_offsets(tokens)
     text = choice.get("text") or "".join(tokens)
     shift = text.find(prompt + candidate)  # a server may echo a BOS string before the prompt
@@ -77,18 +83,19 @@ def echo_score(response: dict, prompt: str, candidate: str, where: str) -> float
     return float(sum(picked))
 
 
+def check_top_shape(response: dict, chat: bool) -> None:
+    """MalformedResponse unless a `top_body` response's log-probs (if any) are of its mode's shape."""
+    logprobs = response["choices"][0].get("logprobs")  # the choice is checked before
+    if logprobs is None:
+        return  # no log-probs at all: top_scores refuses the task with LogprobsUnavailable
+    _ranked(logprobs, chat)
+
+
 def top_scores(response: dict, candidates: Sequence[str], chat: bool, where: str) -> list[float]:
     """Each candidate's log-prob as the first generated token, from a `top_body` response."""
     choice = _first_choice(response, where)
     mode = "chat_top" if chat else "completions_top"
-    logprobs = _logprobs_of(choice, where, mode)
-    if chat:
-        content = logprobs.get("content") or []
-        top = content[0].get("top_logprobs") if content else None
-        ranked = [(t["token"], t["logprob"]) for t in top or []]
-    else:
-        first = (logprobs.get("top_logprobs") or [None])[0]
-        ranked = list(first.items()) if isinstance(first, dict) else []
+    ranked = _ranked(_logprobs_of(choice, where, mode), chat)
     if not ranked:
         raise LogprobsUnavailable(f"{where}: the response has no top log-probs ({mode}): {_ADVICE}")
     if not chat:
@@ -126,6 +133,53 @@ def _logprobs_of(choice: dict, where: str, mode: str) -> dict:
             f"{where}: the response carries no log-probs (llm.logprobs={mode}); {_ADVICE}"
         )
     return logprobs
+
+
+def _ranked(logprobs: object, chat: bool) -> list[tuple[str, float]]:
+    """(token, log-prob) of the first generated token's top-k; MalformedResponse if misshapen."""
+    if not isinstance(logprobs, dict):
+        raise MalformedResponse(f"logprobs is not an object: {str(logprobs)[:200]}")
+    pairs: list[tuple[object, object]]
+    if chat:
+        content = logprobs.get("content") or []
+        first = content[0] if isinstance(content, list) and content else {}
+        top = first.get("top_logprobs") if isinstance(first, dict) else None
+        entries = top if isinstance(top, list) else []
+        pairs = [(t.get("token"), t.get("logprob")) for t in entries if isinstance(t, dict)]
+        shaped = (
+            isinstance(content, list)
+            and isinstance(first, dict)
+            and (top is None or isinstance(top, list))
+            and len(pairs) == len(entries)
+        )
+    else:
+        top_list = logprobs.get("top_logprobs") or [None]
+        head = top_list[0] if isinstance(top_list, list) else None
+        pairs = list(head.items()) if isinstance(head, dict) else []
+        shaped = isinstance(top_list, list) and (head is None or isinstance(head, dict))
+    if not shaped or not all(isinstance(t, str) and is_number(v) for t, v in pairs):
+        raise MalformedResponse(f"top log-probs of the wrong shape: {str(logprobs)[:200]}")
+    return [(t, float(v)) for t, v in pairs if isinstance(t, str) and isinstance(v, int | float)]
+
+
+def _check_echo_shape(tokens: object, values: object, offsets: object) -> None:
+    width = len(tokens) if isinstance(tokens, list) else -1
+    if (
+        not isinstance(tokens, list)
+        or not all(isinstance(t, str) for t in tokens)
+        or not isinstance(values, list)
+        or len(values) != width
+        or not all(v is None or is_number(v) for v in values)
+        or (offsets is not None and not _counts_of_width(offsets, width))
+    ):
+        raise MalformedResponse(
+            f"echo log-probs of the wrong shape: tokens {str(tokens)[:80]}, token_logprobs "
+            f"{str(values)[:80]}, text_offset {str(offsets)[:80]}"
+        )
+
+
+def _counts_of_width(values: object, width: int) -> bool:
+    return isinstance(values, list) and len(values) == width and all(map(is_count, values))
 
 
 def _cumulative_offsets(tokens: Sequence[str]) -> list[int]:

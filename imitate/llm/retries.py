@@ -1,7 +1,7 @@
 """Retries for one endpoint call: exponential backoff with jitter, `Retry-After`, a clear last error.
 
 Retried: HTTP 408, 409, 429 and 5xx, connection errors (refused, dropped), timeouts, and malformed
-responses (unparseable JSON or a body without `choices`). Any other HTTP status (400, 401, 404,
+responses (unparseable JSON, or a 200 the tasks cannot read: `imitate.llm.responses`). Any other HTTP status (400, 401, 404,
 422, ...) is raised at once: sending the same request again cannot fix it.
 """
 

@@ -22,7 +22,7 @@ from imitate.data.paths import resolve_data_path
 from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest, user_turn
 from imitate.teacher.prompt_file import PROMPTS_KEY, FieldMap, PromptRow, read_prompt_rows
 from imitate.teacher.store import ResumableOutput
-from imitate.teacher.tally import add_usage
+from imitate.teacher.tally import add_usage, usage_before
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +69,31 @@ class CollectJob:
     def _run(self, llm: LLM, store: ResumableOutput) -> dict:
         earlier = store.earlier or {}
         counts = Counter(earlier.get("counts", {}).get("by_reason", {}))
-        done, usage_before = earlier.get("rows_done", 0), earlier.get("usage", {})
+        done = earlier.get("rows_done", 0)
+        before = usage_before(llm, earlier, self._requests(done))
         runs, stopped = earlier.get("runs", 0) + 1, "done"
+        # committed before anything is sent: what this run pays is found again if it is killed
+        store.commit(self._manifest(llm, done, store.written, counts, before, "running", runs))
         while done < len(self.rows):
             chunk = self.rows[done : done + self.batch_size]
             good = [row for row in chunk if row.problem is None]
             try:
-                replies = llm.generate([self.request(row) for row in good]) if good else []
+                replies = llm.generate(self._requests(done)) if good else []
             except BudgetExceeded as err:
                 log.warning("stopping: %s (every reply so far is cached)", err)
                 stopped = "budget"
                 break
             store.append(self._conversations(chunk, good, replies, counts))
             done += len(chunk)
-            usage = add_usage(usage_before, llm.usage_metrics())
+            usage = add_usage(before, llm.usage_metrics())
             store.commit(self._manifest(llm, done, store.written, counts, usage, "running", runs))
-        usage = add_usage(usage_before, llm.usage_metrics())
+        usage = add_usage(before, llm.usage_metrics())
         return store.commit(self._manifest(llm, done, store.written, counts, usage, stopped, runs))
+
+    def _requests(self, done: int) -> list[GenerationRequest]:
+        """The requests of the next chunk: its good rows from row `done` on."""
+        chunk = self.rows[done : done + self.batch_size]
+        return [self.request(row) for row in chunk if row.problem is None]
 
     def _conversations(self, chunk, good, replies, counts: Counter) -> list[dict]:
         reply_of = {row.row: texts[0] for row, texts in zip(good, replies, strict=True)}

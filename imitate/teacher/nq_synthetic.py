@@ -1,8 +1,11 @@
 """NQ-synthetic (paper §3, local imitation): a few seed Natural Questions pairs grown by a teacher.
 
 Request order, which is what "no gaps" means. Request i (i = 0, 1, 2, ...) shows the teacher
-`shown_per_request` seed pairs drawn by `random.Random(f"{seed}:{i}")` and asks for
-`pairs_per_request` new ones: the same request on every run, so a rerun is answered from the
+`shown_per_request` seed pairs drawn by `random.Random(f"{seed}:{i}")`, redrawn (`f"{seed}:{i}:{k}"`,
+k = 1, 2, ...) while that prompt is one an earlier request already sent, and asks for
+`pairs_per_request` new ones. So no two requests of a run are the same bytes (an identical one
+would be answered from the cache and its pairs rejected as duplicates), and request i is the same
+on every run (a function of the seed, i and the settings), so a rerun is answered from the
 client's request cache. Requests go out in chunks [kB, (k+1)B), B = `batch_size`. A chunk's
 candidates are judged one by one in (request, place in reply) order against the benchmark
 questions, the seeds and everything kept before them (:mod:`imitate.teacher.question_filter`);
@@ -29,12 +32,16 @@ from imitate.llm.base import LLM, BudgetExceeded, GenerationRequest, stable_hash
 from imitate.teacher.question_filter import QuestionFilter
 from imitate.teacher.replies import parse_pairs
 from imitate.teacher.store import ResumableOutput
-from imitate.teacher.tally import Tally, add_usage
+from imitate.teacher.tally import Tally, add_usage, usage_before
 
 log = logging.getLogger(__name__)
 
 JOB = "nq_synthetic"
 _REQUEST_SLACK = 5  # default max_requests: 5 x the requests n_examples needs if all were kept
+# How request i is derived: recorded in the settings, so an output begun with another derivation
+# is not continued with this one (1: one draw per request, repeats possible; 2: redrawn until new).
+REQUEST_DERIVATION = 2
+_MAX_REDRAWS = 100_000  # only duplicate seed rows can exhaust the distinct prompts this early
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,15 @@ class NQSyntheticJob:
         self.near_duplicate_bleu, self.max_answer_words = near_duplicate_bleu, max_answer_words
         self.temperature, self.max_new_tokens = temperature, max_new_tokens
         self.seeds = self._seed_pairs()
+        orderings = math.perm(len(self.seeds), self.shown)
+        if self.max_requests > orderings:
+            raise ValueError(
+                f"generate.max_requests={self.max_requests}: {len(self.seeds)} seed pairs shown "
+                f"{self.shown} at a time give only {orderings} distinct requests; raise n_seed, "
+                "or lower n_examples or max_requests"
+            )
+        self._texts: list[str] = []  # request i's prompt, derived in order (see request_text)
+        self._sent_texts: set[str] = set()
         files: list[str | Path] = [
             resolve_data_path(f, what="generate.exclude_questions") for f in exclude_questions
         ]
@@ -105,13 +121,31 @@ class NQSyntheticJob:
 
     def request(self, index: int) -> GenerationRequest:
         """Request `index`: always the same shown pairs, so always the same cache key."""
-        shown = random.Random(f"{self.seed}:{index}").sample(self.seeds, self.shown)
-        examples = "\n".join(self.prompt.example.format(**pair) for pair in shown)
-        text = self.prompt.template.format(examples=examples, n_new=self.pairs_per_request)
         return GenerationRequest(
-            messages=user_turn(text, self.prompt.system),
+            messages=user_turn(self.request_text(index), self.prompt.system),
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
+        )
+
+    def request_text(self, index: int) -> str:
+        """The user turn of request `index`, unlike that of every request before it."""
+        while len(self._texts) <= index:  # each depends on those before: derive them in order
+            self._texts.append(self._next_distinct_text(len(self._texts)))
+        return self._texts[index]
+
+    def _next_distinct_text(self, index: int) -> str:
+        for redraw in range(_MAX_REDRAWS):
+            name = f"{self.seed}:{index}" + (f":{redraw}" if redraw else "")
+            shown = random.Random(name).sample(self.seeds, self.shown)
+            examples = "\n".join(self.prompt.example.format(**pair) for pair in shown)
+            text = self.prompt.template.format(examples=examples, n_new=self.pairs_per_request)
+            if text not in self._sent_texts:
+                self._sent_texts.add(text)
+                return text
+        raise ValueError(
+            f"generate: request {index} found no prompt unlike the {index} before it in "
+            f"{_MAX_REDRAWS} draws; the seed rows repeat each other: choose other seed_indices "
+            "or a larger n_seed"
         )
 
     def run(self, llm: LLM) -> dict:
@@ -121,8 +155,11 @@ class NQSyntheticJob:
 
     def _run(self, llm: LLM, store: ResumableOutput) -> dict:
         earlier = store.earlier or {}
-        tally, usage_before = Tally.from_manifest(earlier), earlier.get("usage", {})
+        tally = Tally.from_manifest(earlier)
+        before = usage_before(llm, earlier, [self.request(i) for i in self._chunk(tally)])
         runs = earlier.get("runs", 0) + 1
+        # committed before anything is sent: what this run pays is found again if it is killed
+        store.commit(self._manifest(llm, tally, before, "running", runs))
         question_filter = QuestionFilter(
             self.eval_questions,
             [pair["question"] for pair in self.seeds],
@@ -133,7 +170,7 @@ class NQSyntheticJob:
             question_filter.keep(record["question"])
         stopped = "max_requests"
         while tally.accepted < self.n_examples and tally.requests < self.max_requests:
-            chunk = range(tally.requests, min(tally.requests + self.batch_size, self.max_requests))
+            chunk = self._chunk(tally)
             try:
                 replies = llm.generate([self.request(i) for i in chunk])
             except BudgetExceeded as err:
@@ -141,7 +178,7 @@ class NQSyntheticJob:
                 stopped = "budget"
                 break
             store.append(self._judge(chunk, replies, question_filter, tally))
-            usage = add_usage(usage_before, llm.usage_metrics())
+            usage = add_usage(before, llm.usage_metrics())
             store.commit(self._manifest(llm, tally, usage, "running", runs))
         if tally.accepted >= self.n_examples:
             stopped = "n_examples"
@@ -154,8 +191,12 @@ class NQSyntheticJob:
                 self.n_examples,
                 store.manifest_path,
             )
-        usage = add_usage(usage_before, llm.usage_metrics())
+        usage = add_usage(before, llm.usage_metrics())
         return store.commit(self._manifest(llm, tally, usage, stopped, runs))
+
+    def _chunk(self, tally: Tally) -> range:
+        """The requests the next `llm.generate` call sends."""
+        return range(tally.requests, min(tally.requests + self.batch_size, self.max_requests))
 
     def _judge(self, chunk: range, replies, question_filter: QuestionFilter, tally: Tally) -> list:
         """The chunk's accepted records; its candidates are judged in one pass, in order."""
@@ -187,6 +228,7 @@ class NQSyntheticJob:
         """What decides the records (not how many): a rerun must match it to continue."""
         return {
             "job": JOB,
+            "request_derivation": REQUEST_DERIVATION,
             "teacher": llm.fingerprint(),
             "prompt": vars(self.prompt),
             "seed": self.seed,

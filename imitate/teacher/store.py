@@ -1,8 +1,8 @@
 """An append-only JSONL output and its manifest: what lets a killed generation job continue.
 
 The manifest is the commit point. It is replaced atomically (temp file, fsync, rename) after each
-chunk's records are appended and fsynced, and says how many output lines are final (`written`)
-and how far the job got. When the job reopens, lines past `written` (a chunk cut short by a kill,
+chunk's records are appended and fsynced, and says how many output lines are final (`written`),
+how far the job got, and when (`committed_at`, so spend stored after it can be found again). When the job reopens, lines past `written` (a chunk cut short by a kill,
 a torn last line) are cut off, so the file holds exactly the committed records, each once.
 While a job has its output open it holds an exclusive `flock` on `<name>.lock` (released by the
 kernel even on SIGKILL), so a second run on the same output is refused instead of interleaved.
@@ -14,6 +14,7 @@ import fcntl
 import json
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -99,7 +100,12 @@ class ResumableOutput:
 
     def commit(self, manifest: Mapping) -> dict:
         """Atomically replace the manifest with `manifest` + settings + the count of final lines."""
-        full = {**manifest, "written": self.written, "settings": self.settings}
+        full = {
+            **manifest,
+            "written": self.written,
+            "committed_at": time.time(),
+            "settings": self.settings,
+        }
         temporary = self.manifest_path.with_name(self.manifest_path.name + ".tmp")
         with temporary.open("w", encoding="utf-8") as out:
             json.dump(full, out, indent=2, ensure_ascii=False)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from imitate.llm.base import LLM, GenerationRequest
+from imitate.metrics import LLM_COST_USD, LLM_REQUESTS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,3 +60,23 @@ def add_usage(earlier: Mapping[str, float], current: Mapping[str, float]) -> dic
     return {
         k: float(earlier.get(k, 0.0)) + float(current.get(k, 0.0)) for k in {*earlier, *current}
     }
+
+
+def usage_before(
+    llm: LLM, earlier: Mapping | None, uncommitted: Sequence[GenerationRequest]
+) -> dict[str, float]:
+    """The ledger of earlier runs: their last commit's, plus what a killed run paid after it.
+
+    A run sends only the chunk after its last commit, so the answers its kill kept from the
+    manifest are those of `uncommitted` that the request cache stored after that commit.
+    """
+    if not earlier:
+        return {}
+    recovered = llm.stored_usage(uncommitted, since=earlier.get("committed_at", float("inf")))
+    if recovered.get(LLM_REQUESTS):
+        log.info(
+            "counted %d answers ($%.6f) an interrupted run paid for after its last commit",
+            recovered[LLM_REQUESTS],
+            recovered.get(LLM_COST_USD, 0.0),
+        )
+    return add_usage(earlier.get("usage", {}), recovered)

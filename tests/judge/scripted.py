@@ -76,3 +76,6 @@ class ScriptedLLM:
 
     def usage_metrics(self) -> dict[str, float]:
         return {}
+
+    def stored_usage(self, requests, since: float) -> dict[str, float]:
+        return {}  # no request cache

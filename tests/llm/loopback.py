@@ -4,7 +4,8 @@ Replies echo the prompt ("echo: <prompt>", "#<n>" appended at temperature > 0 so
 `script` lists what the next requests get, one action each, then "ok" forever:
 "ok", "429:<retry-after s>", "500", "slow:<s>", "drop" (close without answering),
 "malformed" (200 with broken JSON), "no_choices" (200 with valid JSON but no choices),
-"auth_echo_400" (400 quoting the Authorization header, as a careless server might).
+"auth_echo_400" (400 quoting the Authorization header, as a careless server might),
+"reply:<json>" (200 with exactly that body: a response of any shape).
 Every arrival is recorded (`arrivals`: path, body, prompt or last user message, time, headers), and
 `max_in_flight` is the most requests it was handling at once.
 """
@@ -169,6 +170,8 @@ def _handler(server: LoopbackServer):
                 self._send(500, {"error": {"message": "boom"}})
             elif kind == "malformed":
                 self._send_raw(200, b'{"choices": [ {"text": "cut off')
+            elif kind == "reply":
+                self._send_raw(200, argument.encode())
             elif kind == "no_choices":
                 self._send(200, {"object": "text_completion"})
             elif kind == "auth_echo_400":

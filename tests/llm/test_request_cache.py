@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from imitate.llm.request_cache import RequestCache
+from imitate.llm.request_cache import CacheDamaged, RequestCache
 from imitate.metrics import LLM_CACHE_HITS, LLM_REQUESTS
 from tests.conftest import REPO
 from tests.llm.echo_job import JOB_SIZE
@@ -61,7 +62,7 @@ def test_many_threads_share_one_cache(tmp_path) -> None:
 def test_several_processes_write_one_file(tmp_path) -> None:
     path = tmp_path / "requests.sqlite"
     code = (
-        "import sys\nfrom imitate.llm.request_cache import RequestCache\n"
+        "import sys\nfrom imitate.llm.request_cache import CacheDamaged, RequestCache\n"
         "cache = RequestCache(sys.argv[1])\n"
         "for i in range(100):\n"
         "    cache.put(f'p{sys.argv[2]}-{i}', {'i': i})\n"
@@ -78,8 +79,99 @@ def test_several_processes_write_one_file(tmp_path) -> None:
 def test_a_file_that_is_not_sqlite_is_named(tmp_path) -> None:
     path = tmp_path / "requests.sqlite"
     path.write_text("not a database " * 100)
-    with pytest.raises(RuntimeError, match=r"requests.sqlite: cannot open it as SQLite"):
+    with pytest.raises(CacheDamaged, match=r"requests.sqlite is damaged \(file is not a database"):
         RequestCache(path)
+
+
+def test_unusable_rows_are_misses_requested_again_replaced_and_logged_once(
+    server, make_client, caplog
+) -> None:
+    from tests.llm.test_response_checks import CHAT, RAW
+
+    client = make_client(server)
+    client.generate([CHAT, RAW])
+    with sqlite3.connect(client.cache.path) as raw:  # what a bad write or a hand edit leaves
+        raw.execute("UPDATE responses SET response = 'not json {'")
+        raw.execute("INSERT INTO responses VALUES ('other', '[1, 2]', 0)")
+    with caplog.at_level("WARNING", logger="imitate.llm.request_cache"):
+        again = make_client(server)
+        assert again.generate([CHAT, RAW]) == [["echo: hi you"]] * 2
+        assert again.generate([CHAT, RAW]) == [["echo: hi you"]] * 2  # now from the cache
+    assert server.count == 4  # each request sent once more, then not again
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "2 cached responses cannot be used" in warnings[0]
+    assert str(again.cache.path) in warnings[0] and "requested again and replaced" in warnings[0]
+    assert len(again.cache) == 3
+
+
+def test_a_row_of_the_wrong_shape_is_a_miss(server, make_client) -> None:
+    from tests.llm.test_response_checks import BAD_CHAT, CHAT
+
+    client = make_client(server)
+    client.generate([CHAT])
+    for bad in ({"object": "chat.completion"}, BAD_CHAT["content_list"], BAD_CHAT["usage_text"]):
+        with sqlite3.connect(client.cache.path) as raw:
+            raw.execute("UPDATE responses SET response = ?", (json.dumps(bad),))
+        assert make_client(server).generate([CHAT]) == [["echo: hi you"]]
+    assert server.count == 4
+
+
+def test_a_zero_byte_file_is_an_empty_cache_with_a_warning(tmp_path, caplog) -> None:
+    path = tmp_path / "requests.sqlite"
+    path.write_bytes(b"")  # SQLite's empty database; also what a kill right after creation leaves
+    with caplog.at_level("WARNING", logger="imitate.llm.request_cache"):
+        cache = RequestCache(path)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"LLM request cache {path} is empty (0 bytes): using it as a new cache. If it held "
+        "responses, they were lost outside imitate and are requested (and paid) again"
+    ]
+    cache.put("k", {"i": 1})
+    assert RequestCache(path).get("k") == {"i": 1}
+
+
+def _row(i: int) -> dict:
+    return {"text": f"answer {i} " * 8}
+
+
+def _filled(tmp_path) -> Path:
+    path = tmp_path / "requests.sqlite"
+    cache = RequestCache(path)
+    for i in range(400):
+        cache.put(f"k{i:04d}", _row(i))
+    cache.close()  # the last connection checkpoints the WAL into the file
+    return path
+
+
+def _scribble(path: Path) -> None:
+    with path.open("r+b") as raw:
+        raw.seek(4096 * 5)  # a page of rows, past the schema
+        raw.write(bytes(range(256)) * 16)
+
+
+def test_a_scribbled_page_is_refused_at_open_with_how_to_recover(tmp_path) -> None:
+    path = _filled(tmp_path)
+    _scribble(path)
+    with pytest.raises(CacheDamaged) as error:
+        RequestCache(path)
+    message = str(error.value)
+    assert f"LLM request cache {path} is damaged" in message
+    assert ".dump" in message and "move requests.sqlite" in message
+    if shutil.which("sqlite3") is None:
+        return
+    command = message.split("`")[1]  # the salvage the message gives, as given
+    subprocess.run(command, shell=True, check=True, timeout=60)
+    recovered = RequestCache(tmp_path / "requests.salvaged.sqlite")
+    salvaged = recovered.get_many(f"k{i:04d}" for i in range(400))
+    assert len(salvaged) == len(recovered) == 364  # all but the rows of the scribbled page
+    assert all(response == _row(int(key[1:])) for key, response in salvaged.items())
+
+
+def test_damage_found_mid_run_names_the_file(tmp_path) -> None:
+    path = _filled(tmp_path)
+    opened = RequestCache(path)  # opened while sound, damaged while the run goes on
+    _scribble(path)
+    with ThreadPoolExecutor(1) as pool, pytest.raises(CacheDamaged, match=r"is damaged"):
+        pool.submit(opened.get_many, [f"k{i:04d}" for i in range(400)]).result()
 
 
 def test_sigkill_mid_job_then_rerun_never_sends_a_cached_request_again(tmp_path) -> None:

@@ -1,8 +1,8 @@
 """An OpenAI-compatible chat server on 127.0.0.1 whose teacher writes QA pairs, counting every request.
 
 Replies are `scripted.qa_reply` of the request's messages, so an in-process ScriptedLLM gives the
-same dataset. It counts arrivals and *answers* (replies written in full) per request body: what a
-paid endpoint charges for. `hold_after(n)` stops answering from the n-th arrival on (those requests
+same dataset. It counts arrivals and *answers* (replies written in full) per request body, and bills
+each answer its `usage` at `PRICES` (`billed_usd`): what a paid endpoint charges for. `hold_after(n)` stops answering from the n-th arrival on (those requests
 wait) and sets `holding`, so a test can kill the client at a point where every reply it was sent
 has had time to reach its cache.
 """
@@ -18,6 +18,17 @@ from imitate.llm.base import GenerationRequest, stable_hash
 from tests.llm.loopback import LocalHTTPServer
 from tests.teacher.scripted import qa_reply
 
+# $1 per input token, $2 per output token (llm.price_per_1m_*_usd): bills are whole dollars, exact
+PRICES = {"price_per_1m_input_usd": 1_000_000, "price_per_1m_output_usd": 2_000_000}
+
+
+def bill(usage: dict) -> float:
+    """What an answer with this `usage` costs at PRICES."""
+    return (
+        usage["prompt_tokens"] * PRICES["price_per_1m_input_usd"]
+        + usage["completion_tokens"] * PRICES["price_per_1m_output_usd"]
+    ) / 1_000_000
+
 
 def body_key(body: dict) -> str:
     """A request's identity at the server: everything the client sent."""
@@ -31,6 +42,7 @@ class QAServer:
         self.arrivals: Counter = Counter()
         self.answers: Counter = Counter()
         self.held = 0  # arrivals never answered (their client was killed while they waited)
+        self.billed_usd = 0.0
         self.authorizations: set[str] = set()  # Authorization headers seen
         self.holding = threading.Event()
         self._release = threading.Event()
@@ -98,7 +110,8 @@ def _handler(server: QAServer):
                 server._release.wait(timeout=60)
                 self.close_connection = True
                 return  # never answered: nothing to pay for
-            data = json.dumps(chat_reply(body)).encode()
+            reply = chat_reply(body)
+            data = json.dumps(reply).encode()
             try:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -110,5 +123,6 @@ def _handler(server: QAServer):
                 return
             with server._lock:
                 server.answers[key] += 1
+                server.billed_usd += bill(reply["usage"])
 
     return Handler

@@ -97,3 +97,6 @@ class ScriptedLLM:
 
     def usage_metrics(self) -> dict[str, float]:
         return {metrics.LLM_REQUESTS: float(len(self.calls)), metrics.LLM_COST_USD: 0.0}
+
+    def stored_usage(self, requests, since: float) -> dict[str, float]:
+        return {}  # no request cache

@@ -7,13 +7,14 @@ import random
 from pathlib import Path
 
 import pytest
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from imitate.data.conversations import normalise_all
 from imitate.data.report import DataReport
 from imitate.data.source_formats import SourceConfig, read_source
 from imitate.data.text_normalise import normalize_answer
-from imitate.llm.base import BudgetExceeded
+from imitate.llm.base import BudgetExceeded, stable_hash
 from imitate.teacher import question_filter as qf
 from imitate.teacher.nq_synthetic import NQSyntheticJob
 from tests.conftest import REPO, compose_config
@@ -178,3 +179,43 @@ def test_the_output_is_what_data_nq_synthetic_reads(tmp_path: Path) -> None:
         for r in records
     ]
     assert [c["id"] for c in conversations] == [r["id"] for r in records]
+
+
+@pytest.mark.shared_data
+def test_the_first_10000_requests_of_the_default_config_all_differ(shared_data, tmp_path) -> None:
+    # One draw per request repeated 134 of the first 3,000 prompts (request 284 = request 131):
+    # those were answered from the cache and their pairs rejected as duplicates.
+    cfg = compose_config(["llm=local_server", "generate.max_requests=10000"], "generate")
+    job = instantiate(cfg.generate, output=str(tmp_path / "a.jsonl"))
+    assert (job.seed, job.n_seed, job.shown) == (1234, 10, 5)  # the defaults, not a test's
+    bodies = [stable_hash(job.request(i).as_dict()) for i in range(10_000)]
+    assert len(set(bodies)) == 10_000
+    fresh = instantiate(cfg.generate, output=str(tmp_path / "b.jsonl"))
+    # request i depends only on (seed, i, settings): asked first, out of order, it is the same
+    assert fresh.request(9_999) == job.request(9_999) and fresh.request(284) == job.request(284)
+    assert [stable_hash(fresh.request(i).as_dict()) for i in range(10_000)] == bodies
+    other_seed = instantiate(cfg.generate, output=str(tmp_path / "c.jsonl"), seed=1235)
+    assert other_seed.request(0) != job.request(0)
+
+
+def test_every_ordering_is_used_once_before_any_repeats_and_no_more_are_allowed(tmp_path) -> None:
+    job = make_job(
+        tmp_path / "a.jsonl", seed_indices=[0, 1, 2], shown_per_request=3, max_requests=6
+    )
+    texts = [job.request_text(i) for i in range(6)]
+    assert len(set(texts)) == 6  # the 3! orderings of the three seed rows, each once
+    with pytest.raises(
+        ValueError, match=r"max_requests=7: 3 seed pairs shown 3 at a time give only 6"
+    ):
+        make_job(tmp_path / "b.jsonl", seed_indices=[0, 1, 2], shown_per_request=3, max_requests=7)
+
+
+def test_an_output_begun_with_the_old_request_derivation_is_not_continued(tmp_path) -> None:
+    job = make_job(tmp_path / "out.jsonl", n_examples=3)
+    job.run(ScriptedLLM())
+    manifest = tmp_path / "out.manifest.json"
+    old = json.loads(manifest.read_text())
+    del old["settings"]["request_derivation"]  # what an output made before derivation 2 holds
+    manifest.write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=r"request_derivation: was None, now 2"):
+        make_job(tmp_path / "out.jsonl", n_examples=6).run(ScriptedLLM())

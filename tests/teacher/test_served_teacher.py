@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.teacher.qa_server import QAServer
+from tests.teacher.qa_server import PRICES, QAServer
 from tests.teacher.scripted import ScriptedLLM
 from tests.teacher.test_nq_synthetic import FIXTURES, make_job, read_as_data_nq_synthetic
 
@@ -54,13 +54,16 @@ def _start(command: list[str]) -> subprocess.Popen:
 
 
 @pytest.mark.slow  # five CLI runs: ~20 s idle, a minute on busy cores
-def test_sigkill_and_rerun_never_pays_for_a_request_twice(tmp_path: Path) -> None:
+def test_sigkill_and_rerun_never_pays_twice_and_the_manifest_counts_every_answer(
+    tmp_path: Path,
+) -> None:
     rng = random.Random(int(os.environ.get("IMITATE_KILL_SEED", time.time_ns())))
     reference = make_job(tmp_path / "reference.jsonl", **SETTINGS).run(ScriptedLLM())
     total = reference["counts"]["requests"]
     assert reference["stopped"] == "n_examples"  # the target is reached: the end is tested too
     with QAServer() as server:
-        command = _cli(tmp_path, server.url, "qa-teacher")
+        prices = [f"llm.{name}={value}" for name, value in PRICES.items()]
+        command = _cli(tmp_path, server.url, "qa-teacher", *prices)
         for _ in range(2):
             unanswered = total - len(server.answers)
             if unanswered < 2:
@@ -82,6 +85,10 @@ def test_sigkill_and_rerun_never_pays_for_a_request_twice(tmp_path: Path) -> Non
         # Each request was answered once; only those held unanswered at a kill were sent again.
         assert sum(server.arrivals.values()) == total + server.held and server.held > 0
         assert final["runs"] >= 2
+        # Answers a killed run got after its last commit were counted on resume, none twice:
+        # the manifest's ledger is the server's bill.
+        assert final["usage"]["llm/requests"] == sum(server.answers.values()) == total
+        assert final["usage"]["llm/cost_usd"] == server.billed_usd > 0
 
 
 def test_the_api_key_is_in_no_file_the_job_writes(tmp_path: Path) -> None:
