@@ -79,7 +79,8 @@ def _chain(error: BaseException | None) -> Iterator[BaseException]:
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         yield error
-        error = error.__cause__ or error.__context__
+        context = None if error.__suppress_context__ else error.__context__  # `from None`
+        error = error.__cause__ or context
 
 
 def _hint(error: OmegaConfBaseException, override: str | None) -> str | None:
