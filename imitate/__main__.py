@@ -4,13 +4,13 @@ import hydra
 from omegaconf import DictConfig
 
 from imitate.config_hints import run_with_hints
-from imitate.config_schema import check_values
+from imitate.config_schema import checked_task
 from imitate.train import run
 
 
 @hydra.main(config_path="pkg://imitate.conf", config_name="train", version_base="1.3")
+@checked_task("train")  # before any data is read: keys forced in with `+`, bad choices
 def main(cfg: DictConfig) -> float:
-    check_values(cfg)  # before any data is read: keys forced in with `+`, bad choices
     return run(cfg)
 
 

@@ -24,18 +24,27 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from imitate.redact import redacted_console, secret_values
+from imitate.third_party_warnings import silence_third_party_deprecations
+
 
 def run_with_hints(main: Callable[[], Any]) -> None:
-    """Run a ``@hydra.main`` function; if Hydra refuses the config, print hints after its error."""
-    try:
-        main()
-    except SystemExit as exit_:
-        if exit_.code not in (0, None):
-            _print(config_error_hints(exit_))
-        raise
-    except Exception as error:  # HYDRA_FULL_ERROR=1: Hydra re-raises instead of exiting
-        _print(config_error_hints(error))
-        raise
+    """Run a ``@hydra.main`` function; if Hydra refuses the config, print hints after its error.
+
+    The console is redacted for the whole run (imitate.redact.redacted_console): Hydra's error
+    report and any traceback quote overrides and config values, secrets included.
+    """
+    silence_third_party_deprecations()  # library-internal notices a user cannot act on
+    with redacted_console(secret_values(sys.argv[1:])):
+        try:
+            main()
+        except SystemExit as exit_:
+            if exit_.code not in (0, None):
+                _print(config_error_hints(exit_))
+            raise
+        except Exception as error:  # HYDRA_FULL_ERROR=1: Hydra re-raises instead of exiting
+            _print(config_error_hints(error))
+            raise
 
 
 def config_error_hints(error: BaseException) -> list[str]:
@@ -70,7 +79,8 @@ def _chain(error: BaseException | None) -> Iterator[BaseException]:
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         yield error
-        error = error.__cause__ or error.__context__
+        context = None if error.__suppress_context__ else error.__context__  # `from None`
+        error = error.__cause__ or context
 
 
 def _hint(error: OmegaConfBaseException, override: str | None) -> str | None:

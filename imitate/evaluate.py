@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from imitate import metrics
 from imitate.config_hints import run_with_hints
+from imitate.config_schema import checked_task
 from imitate.eval.results import log_results
 from imitate.eval.tasks import run_tasks
 from imitate.llm.base import LLM
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 
 @hydra.main(config_path="pkg://imitate.conf", config_name="evaluate", version_base="1.3")
+@checked_task("evaluate")  # before a model loads or an endpoint is paid
 def main(cfg: DictConfig) -> dict[str, float]:
     return evaluate(cfg)
 
@@ -88,5 +90,9 @@ def _print_summary(
     print("\n".join(lines))
 
 
-if __name__ == "__main__":
+def cli() -> None:
     run_with_hints(main)  # a refused config also prints the valid keys and the closest match
+
+
+if __name__ == "__main__":
+    cli()

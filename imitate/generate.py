@@ -13,12 +13,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from imitate.config_hints import run_with_hints
+from imitate.config_schema import checked_task
 from imitate.redact import redact
 
 log = logging.getLogger(__name__)
 
 
 @hydra.main(config_path="pkg://imitate.conf", config_name="generate", version_base="1.3")
+@checked_task("generate")  # keys of llm and generate, llm chosen: before any file is read
 def main(cfg: DictConfig) -> dict:
     return generate(cfg)
 
@@ -64,5 +66,9 @@ def log_to_mlflow(cfg: DictConfig, manifest: dict) -> str:
     return run_id
 
 
-if __name__ == "__main__":
+def cli() -> None:
     run_with_hints(main)  # a refused config also prints the valid keys and the closest match
+
+
+if __name__ == "__main__":
+    cli()

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 from transformers import PreTrainedModel
 
 from imitate.config_hints import run_with_hints
-from imitate.config_schema import check_values
+from imitate.config_schema import checked_task
 from imitate.model import flops
 from imitate.model.backbones import dtype_named
 from imitate.model.parallel import decoder_block_classes
@@ -185,10 +185,14 @@ def _bytes(dtype_name: str, key: str) -> int:
 
 
 @hydra.main(config_path="pkg://imitate.conf", config_name="plan", version_base="1.3")
+@checked_task("plan")  # a plan of a config the run would refuse is no plan
 def main(cfg: DictConfig) -> None:
-    check_values(cfg)  # a plan of a config the run would refuse is no plan
     print(report(cfg, HydraConfig.get().runtime.choices["model"]), flush=True)
 
 
-if __name__ == "__main__":
+def cli() -> None:
     run_with_hints(main)  # a refused config also prints the valid keys and the closest match
+
+
+if __name__ == "__main__":
+    cli()

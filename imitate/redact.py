@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TextIO
 
 REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 8  # shorter values (``1``, ``true``) would scrub ordinary text
@@ -95,7 +97,8 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 
 def _scrub_text(text: str, secrets: list[str]) -> str:
     text = _OVERRIDE.sub(
-        lambda m: f"{m['key']}={REDACTED}" if is_secret_key(_bare(m["key"])) else m[0], text
+        lambda m: f"{m['key']}={REDACTED}" if _secret_override(m["key"], m["value"]) else m[0],
+        text,
     )
     text = _URL_PASSWORD.sub(f"{REDACTED}@", text)
     for secret in secrets:
@@ -103,26 +106,40 @@ def _scrub_text(text: str, secrets: list[str]) -> str:
     return text
 
 
-def _secret_entry(key: str, item: Any) -> bool:
-    if item is None:
-        return False  # an unset secret holds nothing; "None" is worth seeing
-    if is_secret_key(key):
-        return True
-    # ``api_key_env: OPENAI_API_KEY`` names a variable; anything else there is a pasted secret.
+def is_pasted_secret(key: str, value: Any) -> bool:
+    """``api_key_env: OPENAI_API_KEY`` names a variable; anything else there is a pasted secret.
+
+    An interpolation (``${oc.env:...}``) is left to what it resolves to.
+    """
     words = _words(key)
     return (
         words[-1:] == ["env"]
         and is_secret_key("_".join(words[:-1]))
-        and not (isinstance(item, str) and _ENV_VAR_NAME.fullmatch(item))
+        and value is not None
+        and not (isinstance(value, str) and _ENV_VAR_NAME.fullmatch(value))
+        and not (isinstance(value, str) and value.startswith("${"))
     )
+
+
+def _secret_entry(key: str, item: Any) -> bool:
+    if item is None:
+        return False  # an unset secret holds nothing; "None" is worth seeing
+    return is_secret_key(key) or is_pasted_secret(key, item)
+
+
+def _secret_override(key: str, value: str) -> bool:
+    bare = _bare(key)
+    return is_secret_key(bare) or is_pasted_secret(bare, _unquote(value))
 
 
 def _override_secrets(text: str) -> set[str]:
     whole = re.fullmatch(r"[+~]{0,2}([^=\s]+)=(.+)", text, flags=re.DOTALL)
-    if whole and is_secret_key(_bare(whole[1])):
+    if whole and _secret_override(whole[1], whole[2]):
         return {_unquote(whole[2])}  # one override: the value is everything after '='
     return {
-        _unquote(m["value"]) for m in _OVERRIDE.finditer(text) if is_secret_key(_bare(m["key"]))
+        _unquote(m["value"])
+        for m in _OVERRIDE.finditer(text)
+        if _secret_override(m["key"], m["value"])
     }
 
 
@@ -147,3 +164,43 @@ def _words(key: str) -> list[str]:
     """``hubToken`` / ``HUB_TOKEN`` / ``hub-token`` -> ``['hub', 'token']``."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key)
     return re.findall(r"[a-z0-9]+", spaced.lower())
+
+
+class RedactingStream:
+    """A console stream that redacts each write; everything else is the wrapped stream's.
+
+    Catches what no writer of imitate's controls: Hydra's own error report, a traceback whose
+    message quotes a config value, a library's log line. ``known`` grows as the entry point
+    learns the config's secrets (``add_console_secrets``).
+    """
+
+    def __init__(self, stream: TextIO, known: Iterable[str] = ()) -> None:
+        self._stream = stream
+        self.known = set(known) | environment_secrets()
+
+    def write(self, text: str) -> int:
+        secrets = self.known | secret_values(text)
+        ordered = sorted((s for s in secrets if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+        self._stream.write(_scrub_text(text, ordered))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, flush, encoding, ...
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def redacted_console(known: Iterable[str] = ()) -> Iterator[None]:
+    """sys.stdout and sys.stderr redacted (environment secrets, ``known``) inside the block."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(out, known), RedactingStream(err, known)  # type: ignore[assignment]  # a TextIO by delegation
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def add_console_secrets(values: Iterable[str]) -> None:
+    """Secrets found once the config is composed (a key pasted into a YAML file) join the redaction."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, RedactingStream):
+            stream.known |= set(values)

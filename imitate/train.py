@@ -25,6 +25,7 @@ from imitate.model.backbones import count_parameters
 from imitate.model.module import ImitationLM
 from imitate.model.optim import OptimConfig
 from imitate.model.parallel import ParallelConfig
+from imitate.model.progress import ProgressConfig, progress_callbacks
 from imitate.redact import redact
 from imitate.tracking import cells, mlflow_run
 
@@ -72,11 +73,16 @@ def run(cfg: DictConfig) -> float:
         mlflow_run.log_config_artifacts(client, run_id, cfg, _hydra_dir(output_dir))
 
     rank = rank_zero_only.rank  # type: ignore[attr-defined]  # set by Lightning, undeclared
+    trainer_arguments = checkpoints.trainer_arguments(checkpointing)
+    progress_lines = progress_callbacks(ProgressConfig(**cfg.progress))  # stdout not a terminal
+    trainer_arguments["callbacks"] = trainer_arguments["callbacks"] + progress_lines
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         logger=logger if rank == 0 else False,  # one MLflow writer
         default_root_dir=str(output_dir),
-        **checkpoints.trainer_arguments(checkpointing),
+        # a bar redraws one line: under nohup/SLURM/CI the lines above replace it
+        enable_progress_bar=cfg.trainer.get("enable_progress_bar", True) and not progress_lines,
+        **trainer_arguments,
     )
     parallel.require_external_launch(trainer)
     trainer.accumulate_grad_batches = grad_accumulation(

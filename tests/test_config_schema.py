@@ -22,6 +22,7 @@ from imitate.data.source_formats import FieldMap, SourceConfig
 from imitate.model.checkpoints import CheckpointConfig
 from imitate.model.optim import OptimConfig
 from imitate.model.parallel import ParallelConfig
+from imitate.model.progress import ProgressConfig
 from tests.conftest import REPO, compose_config
 
 # (node, its dataclass, a typo, the key it should have been): one per dataclass-backed place.
@@ -38,6 +39,7 @@ TYPOS = [
     ("data.diversity", DiversityConfig, "sample_query", "sample_queries"),
     ("data.sources.sharegpt", SourceConfig, "max_conversation", "max_conversations"),
     ("data.sources.sharegpt.fields", FieldMap, "promt", "prompt"),
+    ("progress", ProgressConfig, "every_n_step", "every_n_steps"),
 ]
 # (override, the key path the message must name, the type it must say the key takes)
 BAD_TYPES = [
@@ -49,6 +51,7 @@ BAD_TYPES = [
     ("data.sources.sharegpt.weight=heavy", "data.sources.sharegpt.weight", "float"),
     ("data.diversity.sample_queries=lots", "data.diversity.sample_queries", "int"),
     ("data.clean.dedupe_near_queries.bleu_threshold=high", "bleu_threshold", "float"),
+    ("progress.every_s=often", "progress.every_s", "float"),
 ]
 
 

@@ -20,7 +20,18 @@ from tests.conftest import REPO, compose_config
 
 CONF = REPO / "conf"
 ROOT_GROUPS = {"data", "model", "trainer", "eval", "tracking"}
-PRIMARY = {"train", "evaluate", "plan", "judging"}
+PRIMARY = {"train", "evaluate", "plan", "judging", "generate"}
+# The imitation half's groups, composed in the root whose code reads them (and checked there).
+GROUP_ROOTS = {
+    "llm": "generate",
+    "generate": "generate",
+    "judge": "judging",
+    "style": "judging",
+    "prompts": "judging",
+}
+ROOT_NEEDS = {"generate": ["llm=gpt-4o-mini"]}  # a required group, when the file is not one
+# Options only a training run can use, composed where it reads them (eval=heldout's style task).
+TRAINING_ONLY = {"prompts/heldout": ["eval=heldout"]}
 BASES = {
     "data/base": "data",
     "llm/base": "llm",
@@ -45,8 +56,14 @@ def overrides_for(relative: str) -> tuple[str, list[str]]:
     """(primary config, overrides) that compose ``conf/<relative>.yaml``."""
     path = Path(relative)
     if str(path.parent) == ".":
-        return path.name, []
+        return path.name, ROOT_NEEDS.get(path.name, [])
     group, option = str(path.parent), path.name
+    if relative in TRAINING_ONLY:
+        return "train", TRAINING_ONLY[relative]
+    if group in GROUP_ROOTS:
+        root = GROUP_ROOTS[group]
+        needs = [o for o in ROOT_NEEDS.get(root, []) if not o.startswith(f"{group}=")]
+        return root, [*needs, f"{group}={option}"]
     if group in BASES:
         return "train", [f"+{group}@{BASES[group]}={option}"]
     if group in ROOT_GROUPS or group.startswith("hydra/"):  # hydra/* groups already have a default
@@ -70,7 +87,16 @@ def test_config_file_composes_and_targets_bind(relative: str) -> None:
     if "output_dir" in cfg:
         with open_dict(cfg):
             cfg.output_dir = "/tmp/imitate-config-test"  # Hydra's runtime dir, absent under compose
-    check_values(cfg)  # the dataclasses' own checks, as the entry points run them first
+    _fill_missing(cfg)  # `???` values (a file the user names) given, as a user would
+    check_values(cfg, config_name)  # what the code reads, as the entry points check it first
+
+
+def _fill_missing(node) -> None:
+    for key in list(node):
+        if OmegaConf.is_missing(node, key):
+            node[key] = "given-by-the-user"
+        elif isinstance(child := node._get_node(key), DictConfig) and not child._is_none():
+            _fill_missing(child)
 
 
 def test_every_group_option_is_parametrised() -> None:
@@ -168,6 +194,8 @@ def test_the_slurm_launcher_keeps_one_task_per_gpu() -> None:
         ("train", {"RedactHydraOutput", "SweepTracker"}),
         ("plan", {"Callback", "RedactHydraOutput"}),
         ("evaluate", {"RedactHydraOutput"}),
+        ("generate", {"RedactHydraOutput"}),
+        ("judging", {"RedactHydraOutput"}),
     ],
 )
 def test_hydra_callbacks_instantiate(config_name: str, callbacks: set[str]) -> None:

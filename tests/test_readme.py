@@ -30,7 +30,7 @@ HYDRA_ENTRIES = {
     "imitate.generate": "generate",
 }
 ARGPARSE_ENTRIES = {"imitate.report", "imitate.rate"}
-CHECKED = ("train", "plan")  # the entry points that run check_values before anything else
+CHECKED = ("train", "plan", "evaluate", "generate", "judging")  # every root: check_values first
 # First words of commands covered elsewhere, with where.
 NOT_RUN_HERE = {
     "python3": "the quickstart: .ci/run runs the README's test command in a fresh venv",
@@ -120,11 +120,10 @@ def _compose(config_name: str, overrides: list[str]):
     with initialize_config_module(config_module="imitate.conf", version_base="1.3"):
         cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
     if config_name in CHECKED:
-        with open_dict(
-            cfg
-        ):  # Hydra's runtime dir, which the values interpolate, is unset under compose
-            cfg.output_dir = "/tmp/imitate-readme-check"
-        check_values(cfg)
+        if "output_dir" in cfg:  # Hydra's runtime dir, which the values interpolate, is unset
+            with open_dict(cfg):
+                cfg.output_dir = "/tmp/imitate-readme-check"
+        check_values(cfg, config_name)
     return cfg
 
 

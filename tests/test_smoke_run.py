@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,7 @@ def smoke_run(tmp_path_factory) -> tuple[MlflowClient, object, str]:
     experiment = client.get_experiment_by_name("smoke")
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1
-    return client, runs[0], done.stdout
+    return client, runs[0], done.stdout + done.stderr
 
 
 def test_run_finished_with_params_and_tags(smoke_run) -> None:
@@ -87,6 +88,17 @@ def test_base_and_trained_model_are_scored_at_step_0_and_the_last_step(smoke_run
         assert sorted(m.step for m in history) == [0, 2], name
         assert run.data.metrics[name] == max(history, key=lambda m: m.step).value  # the trained
     assert "Before -> after training" in stdout and metrics.STYLE_UNIGRAM_F1 in stdout
+
+
+def test_progress_lines_when_stdout_is_not_a_terminal(smoke_run) -> None:
+    _, _, output = smoke_run  # captured: a pipe, as under nohup, SLURM or CI
+    final = r"^step 2/2 \(100%\) loss \d+\.\d{4} \d+ tokens/s elapsed 0:\d\d:\d\d ETA 0:00:00$"
+    assert re.search(final, output, flags=re.MULTILINE), output[-3000:]
+
+
+def test_a_default_run_prints_no_deprecation_warning(smoke_run) -> None:
+    _, _, output = smoke_run
+    assert [line for line in output.splitlines() if "deprecat" in line.lower()] == []
 
 
 def test_saved_model_is_referenced_and_loads(smoke_run) -> None:

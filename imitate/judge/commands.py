@@ -49,9 +49,11 @@ def build_judge(cfg: DictConfig) -> PairwiseJudge:
     return PairwiseJudge(judge_llm(cfg), **plain(cfg.judge))
 
 
-def run_judge(cfg: DictConfig, pairs: list[ReplyPair]) -> tuple[PairwiseJudge, list[dict], dict]:
+def run_judge(
+    cfg: DictConfig, pairs: list[ReplyPair], judge: PairwiseJudge | None = None
+) -> tuple[PairwiseJudge, list[dict], dict]:
     """Judge every pair in both orders; the judge, its rows and what its client spent."""
-    judge = build_judge(cfg)
+    judge = judge or build_judge(cfg)
     try:
         return judge, judge.judge(pairs), judge.llm.usage_metrics()
     finally:
@@ -79,9 +81,14 @@ def _tags(
 def compare(cfg: DictConfig) -> dict[str, float]:
     """Judge the candidate's outputs against the teacher's over the prompt set, both orders."""
     report = DataReport()
-    paired = candidate_outputs(load_items(cfg, report), cfg.candidate, report)
+    judge = build_judge(cfg)  # a bad judge config fails before any candidate reply is generated
+    try:
+        paired = candidate_outputs(load_items(cfg, report), cfg.candidate, report)
+    except BaseException:
+        release(judge.llm)
+        raise
     judge, rows, usage = run_judge(
-        cfg, [ReplyPair(i.id, i.prompt, output, i.reference) for i, output in paired]
+        cfg, [ReplyPair(i.id, i.prompt, output, i.reference) for i, output in paired], judge
     )
     values, lc = judged_values(rows)
     values |= usage
@@ -100,9 +107,14 @@ def compare(cfg: DictConfig) -> dict[str, float]:
 def style(cfg: DictConfig) -> dict[str, float]:
     """Table 2's metrics for the candidate's outputs against the teacher's replies."""
     report = DataReport()
-    paired = candidate_outputs(load_items(cfg, report), cfg.candidate, report)
+    tone_llm = _tone_llm(cfg)  # built before any candidate reply is generated
+    try:
+        paired = candidate_outputs(load_items(cfg, report), cfg.candidate, report)
+    except BaseException:
+        release(tone_llm)
+        raise
     pairs = [ReplyPair(i.id, i.prompt, output, i.reference) for i, output in paired]
-    return _score_style(cfg, pairs, report, _tags(cfg, candidate=cfg.candidate.name))
+    return _score_style(cfg, pairs, report, _tags(cfg, candidate=cfg.candidate.name), tone_llm)
 
 
 def chatgpt2(cfg: DictConfig) -> dict[str, float]:
@@ -126,14 +138,20 @@ def chatgpt2(cfg: DictConfig) -> dict[str, float]:
     tags[cells.TAG_CONFIG_HASH] = short_hash(computed)
     if cfg.log.parent_run_id:
         tags[cells.TAG_PARENT] = str(cfg.log.parent_run_id)
-    return _score_style(cfg, pairs, report, tags)
+    return _score_style(cfg, pairs, report, tags, _tone_llm(cfg))
 
 
-def _score_style(cfg, pairs: list[ReplyPair], report: DataReport, tags: dict) -> dict[str, float]:
+def _tone_llm(cfg: DictConfig):
+    """The authoritative-tone judge's client when ``style.authoritative`` is set, else None."""
+    return judge_llm(cfg) if cfg.style.authoritative is not None else None
+
+
+def _score_style(
+    cfg, pairs: list[ReplyPair], report: DataReport, tags: dict, llm
+) -> dict[str, float]:
     verdicts = None
-    if cfg.style.authoritative is not None:
+    if llm is not None:
         tone_cfg = plain(cfg.style.authoritative)
-        llm = judge_llm(cfg)
         try:
             verdicts = judge_authoritative(llm, pairs, tone_cfg)
         finally:

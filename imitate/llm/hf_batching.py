@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -55,7 +56,7 @@ def next_token_logprobs(
     prefix_cache = None
     if prefix_len:
         prefix = torch.tensor([list(prompts[0][:prefix_len])], device=model.device)
-        prefix_cache = model(input_ids=prefix, use_cache=True).past_key_values
+        prefix_cache = _returned_cache(model(input_ids=prefix, use_cache=True))
     # Batches of similar-length suffixes waste little on padding; results go back in prompt order.
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     scores = torch.empty(len(prompts), len(candidates))
@@ -85,8 +86,8 @@ def _last_logits(model, suffixes: list[list[int]], prefix_cache, prefix_len: int
         input_ids=ids.to(model.device),
         attention_mask=mask.to(model.device),
         position_ids=positions.to(model.device),
-        past_key_values=cache,
         use_cache=cache is not None,
+        **{_cache_argument(model): cache},
     )
     last = torch.tensor([len(s) - 1 for s in suffixes], device=model.device)
     return out.logits[torch.arange(len(suffixes), device=model.device), last]
@@ -173,3 +174,13 @@ def _until_end(row: list[int], eos_token_ids: Sequence[int]) -> list[int]:
         if token in eos_token_ids:
             return row[:position]
     return row
+
+
+def _cache_argument(model) -> str:
+    """transformers 5 renamed ``past_key_values`` to ``cache``; the old name warns on every run."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _returned_cache(output):
+    # not .get(): its default would read the deprecated attribute, which warns
+    return output["cache"] if "cache" in output else output.past_key_values  # noqa: SIM401

@@ -30,13 +30,14 @@ def build_backbone(
 ) -> PreTrainedModel:
     """The causal LM: random-init (``weights: null``), pretrained, or empty on ``device='meta'``."""
     torch_dtype = dtype_named(dtype, "model.backbone.dtype")
+    # `dtype=`, not `torch_dtype=`: transformers deprecated the old name (a warning every run)
     if weights is None or device == "meta":
         hf_config = architecture_config(architecture, config)
         with torch.device(device):
-            model = AutoModelForCausalLM.from_config(hf_config, torch_dtype=torch_dtype)
+            model = AutoModelForCausalLM.from_config(hf_config, dtype=torch_dtype)
         return model
     return AutoModelForCausalLM.from_pretrained(
-        local_weights(weights, cache_dir), torch_dtype=torch_dtype
+        local_weights(weights, cache_dir), dtype=torch_dtype
     )
 
 

@@ -99,9 +99,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m imitate.rate",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # `--rat 3` must not pass for --ratings-per-item
     )
     commands = parser.add_subparsers(required=True, metavar="{serve,export}")
-    tracking = argparse.ArgumentParser(add_help=False)
+    tracking = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     tracking.add_argument(
         "--db", default=DEFAULT_DB, help="ratings database (default: %(default)s)"
     )
@@ -110,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
         default=default_tracking_uri(),
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else %(default)s)",
     )
-    serving = commands.add_parser("serve", parents=[tracking], help="serve the rating app")
+    serving = commands.add_parser(
+        "serve", parents=[tracking], help="serve the rating app", allow_abbrev=False
+    )
     serving.set_defaults(command=serve)
     serving.add_argument("--pairs", action="append", default=[], metavar="FILE",
                          help="items JSONL or generations .json to add (repeatable)")  # fmt: skip
@@ -125,7 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     serving.add_argument(
         "--port", type=int, default=8000, help="default: %(default)s; 0 picks a free one"
     )
-    exporting = commands.add_parser("export", parents=[tracking], help="export and log the ratings")
+    exporting = commands.add_parser(
+        "export", parents=[tracking], help="export and log the ratings", allow_abbrev=False
+    )
     exporting.set_defaults(command=export_ratings)
     exporting.add_argument("--out", help="output folder (default: <db stem>_export beside the db)")
     exporting.add_argument("--no-log", action="store_true", help="do not log to MLflow")
@@ -139,5 +144,9 @@ def _positive(text: str) -> int:
     return value
 
 
-if __name__ == "__main__":
+def cli() -> None:
     main()
+
+
+if __name__ == "__main__":
+    cli()

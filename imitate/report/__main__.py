@@ -69,7 +69,9 @@ def _latest_sweep(client: MlflowClient, experiment_id: str) -> str | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m imitate.report", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m imitate.report", description=__doc__, allow_abbrev=False
+    )
     parser.add_argument("target", help="a sweep's parent run id, or an MLflow experiment name")
     parser.add_argument(
         "--tracking-uri",
@@ -101,5 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-if __name__ == "__main__":
+def cli() -> None:
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,15 +58,17 @@ def test_a_run_writes_the_dataset_and_logs_manifest_and_ledger_to_mlflow(tmp_pat
     assert json.loads(logged.read_text())["counts"] == manifest["counts"]
 
 
-def test_the_cli_asks_for_a_teacher() -> None:
+def test_the_cli_asks_for_a_teacher(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "imitate.generate"],
         capture_output=True,
         text=True,
-        timeout=120,
-        cwd=REPO,
+        timeout=600,  # an interpreter importing torch, on a loaded 2-core machine
+        cwd=tmp_path,  # Hydra makes its run folder before the check refuses the config
+        env=os.environ | {"PYTHONPATH": str(REPO)},
     )
-    assert done.returncode != 0 and "llm" in done.stderr
+    assert done.returncode != 0
+    assert "generate: choose a llm option: llm=<name> (conf/llm/)" in done.stderr
 
 
 def test_an_in_process_hf_teacher_runs_the_job(tmp_path: Path) -> None:
