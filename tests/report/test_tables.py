@@ -142,7 +142,11 @@ def test_table2_chatgpt2_column_is_measured_else_the_reference_marked_so() -> No
 
 def test_paper_cells_cite_their_source_in_the_page() -> None:
     page = html._table(table2_style([], PUBLISHED))
-    assert "title='metric not logged: task not run; paper: Table 2, column ChatGPT #2'" in page
+    why = (
+        "metric not logged: the cell ran no style task (eval=quick or eval=paper has it); "
+        "ChatGPT #2: python -m imitate.judge chatgpt2 log.parent_run_id=&lt;sweep&gt;"
+    )
+    assert f"title='{why}; paper: Table 2, column ChatGPT #2'" in page
 
 
 @pytest.mark.parametrize(
