@@ -47,11 +47,11 @@ def build_grid(workdir: Path, smollm2_tokenizer) -> Grid:
     uri = f"sqlite:///{workdir}/mlflow.db"
     _write_bytes_model(workdir / "conf", _byte_tokenizer(smollm2_tokenizer, workdir / "bytes"))
     source = workdir / "conversations.jsonl"
-    _write_conversations(source, range(CONVERSATIONS_FIRST))
+    write_conversations(source, range(CONVERSATIONS_FIRST))
     first, first_seconds = _sweep(workdir, uri, source)
     parent = _parent_id(MlflowClient(uri))
     first_status = _status(MlflowClient(uri), parent)
-    _write_conversations(source, range(CONVERSATIONS_FIRST + CONVERSATIONS_ADDED))
+    write_conversations(source, range(CONVERSATIONS_FIRST + CONVERSATIONS_ADDED))
     second, second_seconds = _sweep(workdir, uri, source)
     return Grid(workdir, uri, source, first, first_seconds, first_status, second, second_seconds)
 
@@ -129,7 +129,7 @@ def _write_bytes_model(conf: Path, tokenizer_dir: Path) -> None:
     (conf / "model" / f"{BYTES_MODEL}.yaml").write_text(model)
 
 
-def _write_conversations(path: Path, numbers) -> None:
+def write_conversations(path: Path, numbers) -> None:
     lines = []
     for n in numbers:
         question = f"Question {n}: what should I know about topic {n}?"
