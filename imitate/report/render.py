@@ -78,9 +78,9 @@ def _draw_panel(ax, panel: Panel, figure: FigureData) -> None:
         ax.axhline(
             value, linestyle="--" if base else ":", color="grey" if base else "black", label=label
         )
-    xs = sorted({x for points in panel.series.values() for x, _ in points})
-    if figure.xlog and xs and xs[0] > 0:
-        _log_ticks_at(ax, xs)
+    at = sorted({x for points in panel.series.values() for x, _ in points})
+    if figure.xlog and at and at[0] > 0:
+        _log_ticks_at(ax, at)
     else:
         ax.xaxis.set_major_formatter(ScalarFormatter(useOffset=False))
     ax.yaxis.set_major_formatter(ScalarFormatter(useOffset=False))
