@@ -75,6 +75,10 @@ STYLE_AUTHORITATIVE_JUDGE = "style/authoritative_judge"  # % judged authoritativ
 STYLE_AUTHORITATIVE_LEXICON = (
     "style/authoritative_lexicon"  # boosters vs hedges, no judge: never mixed
 )
+STYLE_EMPTY_REPLY_RATE = "style/empty_reply_rate"  # fraction of outputs with no words: silence
+STYLE_TRUNCATION_RATE = "style/truncation_rate"  # fraction of outputs cut at max_new_tokens
+STYLE_PROMPTS = "style/prompts"  # prompts scored
+STYLE_PROMPTS_DROPPED = "style/prompts_dropped"  # prompts in the set left out (no teacher reply)
 
 # The LLM client's ledger (imitate.llm): what talking to a model cost.
 LLM_REQUESTS = "llm/requests"  # sent to the backend (cache hits excluded)
@@ -123,6 +127,8 @@ UNITS = {
     HELDOUT_PERPLEXITY: "ppl",
     VAL_PERPLEXITY: "ppl",
     HUMAN_RATINGS: "count",
+    STYLE_PROMPTS: "count",
+    STYLE_PROMPTS_DROPPED: "count",
     LLM_REQUESTS: "count",
     LLM_CACHE_HITS: "count",
     LLM_INPUT_TOKENS: "tokens",

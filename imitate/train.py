@@ -16,8 +16,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from imitate import metrics
 from imitate.data.card import log_data_card, render_markdown
 from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tokens
-from imitate.eval.heldout import generate_replies
-from imitate.eval.results import log_results
+from imitate.eval.results import before_after_table, log_results
 from imitate.eval.tasks import run_tasks
 from imitate.llm.hf import HFClient
 from imitate.metric_log import log_metrics
@@ -88,15 +87,23 @@ def run(cfg: DictConfig) -> float:
     # Re-seed: loading a tokenizer or converting a GGUF may have drawn random numbers, and the
     # backbone is initialised inside fit(); the same seed must give the same run either way.
     pl.seed_everything(cfg.seed, workers=True)
+    score = functools.partial(
+        evaluate, cfg.eval, trainer, lm, tokenizer, chat_format, datamodule, client, run_id
+    )
+    before = None
     if cfg.train:  # false: a base-model reference row, evaluated as it is
+        before = score()  # the base model at step 0; its task results are cached by fingerprint
+        pl.seed_everything(cfg.seed, workers=True)  # fit draws the same numbers either way
         # The datamodule, not its loaders: fit builds them once it knows the data-parallel ranks.
         trainer.fit(lm, datamodule=datamodule, ckpt_path=resume.path if resume else None)
         checkpoints.save_final(trainer, checkpointing)
 
-    results = evaluate(cfg.eval, trainer, lm, tokenizer, chat_format, datamodule, client, run_id)
+    results = score()  # at the final step: MLflow's latest value is the trained model's
     model_dir = save_model(lm, tokenizer, output_dir / "model")
     mlflow_run.log_saved_model(client, run_id, cfg.tracking, model_dir)
     logger.finalize("success")
+    if before is not None:
+        print(before_after_table(before, results))
     _print_where(output_dir, model_dir, cfg.tracking.uri, results)
     return results[metrics.HELDOUT_LOSS]
 
@@ -123,7 +130,7 @@ def grad_accumulation(global_batch: int, micro_batch: int, world_size: int) -> i
 def evaluate(
     eval_cfg, trainer, lm, tokenizer, chat_format, datamodule, client, run_id
 ) -> dict[str, float]:
-    """Held-out loss/perplexity, the generations table, then the benchmark tasks in ``eval.tasks``."""
+    """Held-out loss/perplexity, then the tasks in ``eval.tasks`` (style on the held-out split by default)."""
     validated = trainer.validate(lm, datamodule=datamodule, verbose=False)[0]
     results = {
         metrics.HELDOUT_LOSS: float(validated[metrics.VAL_LOSS]),
@@ -131,17 +138,12 @@ def evaluate(
     }
     stop_at_end_of_reply(lm.backbone, ConversationEncoder(tokenizer, chat_format))
     llm = HFClient(lm.backbone, tokenizer, **eval_cfg.client)
-    heldout = datamodule.heldout[: eval_cfg.generations.num_prompts]
-    rows = generate_replies(llm, heldout, eval_cfg.generations.max_new_tokens)
-    if rows:
-        client.log_table(
-            run_id, {key: [row[key] for row in rows] for key in rows[0]}, "eval/generations.json"
-        )
     tasks = run_tasks(
         eval_cfg.tasks,
         llm,
         output_dir=Path(trainer.default_root_dir),
         cache_dir=Path(eval_cfg.results_cache).expanduser(),
+        heldout=datamodule.heldout,
     )
     log_results(
         client,

@@ -25,7 +25,12 @@ CONVERSATIONS = [
         {"role": "assistant", "content": ""},
     ],
 ]
-FORMATS = [ChatFormat(), ChatFormat(system="[S]", user="[U]", assistant="[A]", end_of_reply="[E]")]
+FORMATS = [
+    ChatFormat(),
+    ChatFormat(system="[S]", user="[U]", assistant="[A]", end_of_reply="[E]"),
+    # SmolLM2's own ChatML markers (conf/model/smollm2_135m.yaml): text on existing special tokens
+    ChatFormat("<|im_start|>system\n", "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"),
+]
 
 
 def _ids(encoded) -> list[int]:
@@ -40,7 +45,7 @@ def _tokenizer(smollm2_tokenizer, chat_format: ChatFormat):
     return tokenizer
 
 
-@pytest.mark.parametrize("chat_format", FORMATS, ids=["default", "custom_markers"])
+@pytest.mark.parametrize("chat_format", FORMATS, ids=["default", "custom_markers", "chatml"])
 def test_saved_template_gives_the_trained_ids_token_for_token(
     smollm2_tokenizer, chat_format, tmp_path
 ):
@@ -53,7 +58,7 @@ def test_saved_template_gives_the_trained_ids_token_for_token(
         assert _ids(served.apply_chat_template(turns, tokenize=True)) == expected
         prompt = _ids(served.apply_chat_template(turns[:-1], add_generation_prompt=True))
         assert prompt == encoder.encode_prompt(turns[:-1])
-        assert prompt[-1] == encoder.marker_ids["assistant"]
+        assert prompt[-len(encoder.marker_ids["assistant"]) :] == encoder.marker_ids["assistant"]
 
 
 def test_an_unknown_role_is_an_error_naming_it(smollm2_tokenizer):

@@ -79,6 +79,16 @@ def test_config_and_generations_are_artifacts(smoke_run, tmp_path) -> None:
     assert "eval/generations.json" in eval_files
 
 
+def test_base_and_trained_model_are_scored_at_step_0_and_the_last_step(smoke_run) -> None:
+    """Every training run scores the base model before fit and the trained one after, same names."""
+    client, run, stdout = smoke_run
+    for name in (metrics.HELDOUT_LOSS, metrics.STYLE_EMPTY_REPLY_RATE, metrics.STYLE_UNIGRAM_F1):
+        history = client.get_metric_history(run.info.run_id, name)
+        assert sorted(m.step for m in history) == [0, 2], name
+        assert run.data.metrics[name] == max(history, key=lambda m: m.step).value  # the trained
+    assert "Before -> after training" in stdout and metrics.STYLE_UNIGRAM_F1 in stdout
+
+
 def test_saved_model_is_referenced_and_loads(smoke_run) -> None:
     _, run, stdout = smoke_run
     model_dir = Path(run.data.tags["model_dir"])

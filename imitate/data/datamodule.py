@@ -27,7 +27,7 @@ from imitate.data.source_formats import SourceConfig
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = 4  # bump when preprocessing changes, so old caches are not reused
+PIPELINE_VERSION = 5  # 5: marker and turn text tokenised together. Bump when preprocessing changes, so old caches are not reused
 _ONE_REPLICA = {"num_replicas": 1, "rank": 0}  # no trainer, or one that is not distributed
 
 

@@ -19,7 +19,11 @@ IGNORE_INDEX = -100  # label value that torch's cross-entropy skips
 
 @dataclass(frozen=True)
 class ChatFormat:
-    """Marker strings for each role; ``end_of_reply`` closes every model output ("eos": the tokenizer's)."""
+    """Marker strings for each role; ``end_of_reply`` closes every model output ("eos": the tokenizer's).
+
+    A marker is one new special token (``<|user|>``), or text built on the base model's own special
+    tokens (``<|im_start|>user\\n``), which is tokenised as text and needs no new embedding.
+    """
 
     system: str = "<|system|>"
     user: str = "<|user|>"
@@ -39,12 +43,21 @@ def add_special_tokens(tokenizer, chat_format: ChatFormat) -> int:
     The template goes with the tokenizer into `save_pretrained`, so `apply_chat_template`, HF
     pipelines, `transformers serve` and `vllm serve` prompt the model the way it was trained.
     """
-    missing = [m for m in chat_format.markers() if m not in tokenizer.get_vocab()]
+    missing = [m for m in chat_format.markers() if is_new_marker(tokenizer, m)]
     added = tokenizer.add_special_tokens({"additional_special_tokens": missing}) if missing else 0
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.chat_template = chat_template(chat_format)
     return added
+
+
+def is_new_marker(tokenizer, marker: str) -> bool:
+    """A marker to add as one new special token: not in the vocabulary and not text built on the
+    tokenizer's own special tokens (ChatML's "<|im_start|>user\\n" stays text: the base model
+    knows it, while a new token starts as an embedding the model has never seen)."""
+    if marker in tokenizer.get_vocab():
+        return False
+    return not any(special in marker for special in tokenizer.all_special_tokens)
 
 
 def chat_template(chat_format: ChatFormat) -> str:
@@ -80,10 +93,15 @@ class ConversationEncoder:
         self.tokenizer = tokenizer
         self.format = chat_format
         self.marker_ids = {
-            role: self._single_id(chat_format.marker(role)) for role in (SYSTEM, USER, ASSISTANT)
+            role: self._marker_ids(chat_format.marker(role)) for role in (SYSTEM, USER, ASSISTANT)
         }
         end = tokenizer.eos_token if chat_format.end_of_reply == "eos" else chat_format.end_of_reply
         self.end_id = self._single_id(end)
+
+    def _marker_ids(self, marker: str) -> list[int]:
+        if not is_new_marker(self.tokenizer, marker) and marker not in self.tokenizer.get_vocab():
+            return list(self.tokenizer(marker, add_special_tokens=False)["input_ids"])
+        return [self._single_id(marker)]
 
     def _single_id(self, token: str) -> int:
         ids = self.tokenizer.convert_tokens_to_ids([token])
@@ -101,37 +119,50 @@ class ConversationEncoder:
 
     def encode_batch(self, conversations: Sequence[dict]) -> list[tuple[list[int], list[int]]]:
         """One tokenizer call for all turns of all conversations (the fast path), then assembly."""
-        texts = [turn["content"] for conv in conversations for turn in conv["turns"]]
-        turn_ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+        turns = [turn for conv in conversations for turn in conv["turns"]]
+        pieces = self._encode_turns(turns)
         encoded, cursor = [], 0
         for conv in conversations:
             count = len(conv["turns"])
-            encoded.append(self._assemble(conv["turns"], turn_ids[cursor : cursor + count]))
+            encoded.append(self._assemble(conv["turns"], pieces[cursor : cursor + count]))
             cursor += count
         return encoded
 
+    def _encode_turns(self, turns: Sequence[dict]) -> list[tuple[list[int], list[int]]]:
+        """Each turn's marker and text tokenised together, as the chat template renders them (a
+        text marker's last character may merge with the text's first), with its labels: the
+        reply's tokens, not those that start inside the marker."""
+        if not turns:
+            return []
+        markers = [self.format.marker(turn["role"]) for turn in turns]
+        texts = [marker + turn["content"] for marker, turn in zip(markers, turns, strict=True)]
+        batch = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+        pieces = []
+        for turn, marker, ids, offsets in zip(
+            turns, markers, batch["input_ids"], batch["offset_mapping"], strict=True
+        ):
+            supervised = turn["role"] == ASSISTANT
+            labels = [
+                token if supervised and start >= len(marker) else IGNORE_INDEX
+                for token, (start, _) in zip(ids, offsets, strict=True)
+            ]
+            pieces.append((list(ids), labels))
+        return pieces
+
     def _assemble(
-        self, turns: Sequence[dict], turn_ids: Sequence[list[int]]
+        self, turns: Sequence[dict], pieces: Sequence[tuple[list[int], list[int]]]
     ) -> tuple[list[int], list[int]]:
         input_ids: list[int] = []
         labels: list[int] = []
-        for turn, ids in zip(turns, turn_ids, strict=True):
-            input_ids.append(self.marker_ids[turn["role"]])
-            labels.append(IGNORE_INDEX)
+        for turn, (ids, turn_labels) in zip(turns, pieces, strict=True):
+            input_ids.extend(ids)
+            labels.extend(turn_labels)
             if turn["role"] == ASSISTANT:
-                input_ids.extend(ids)
                 input_ids.append(self.end_id)
-                labels.extend(ids)
                 labels.append(self.end_id)
-            else:
-                input_ids.extend(ids)
-                labels.extend([IGNORE_INDEX] * len(ids))
         return input_ids, labels
 
     def encode_prompt(self, turns: Sequence[dict]) -> list[int]:
         """Ids of a dialogue so far plus the assistant marker: what generation continues from."""
-        ids, _ = self._assemble(
-            turns,
-            self.tokenizer([t["content"] for t in turns], add_special_tokens=False)["input_ids"],
-        )
-        return ids + [self.marker_ids[ASSISTANT]]
+        ids, _ = self._assemble(turns, self._encode_turns(turns))
+        return ids + self.marker_ids[ASSISTANT]

@@ -17,10 +17,11 @@ from imitate.llm.base import stable_hash
 CACHE_VERSION = 3
 
 
-def task_key(model_fingerprint: str, task_cfg: DictConfig) -> str:
-    """One key per (model, task options); the client's fingerprint covers weights and tokenizer."""
+def task_key(model_fingerprint: str, task_cfg: DictConfig, inputs: dict | None = None) -> str:
+    """One key per (model, task options, run inputs such as the held-out split); the client's
+    fingerprint covers weights and tokenizer."""
     task = OmegaConf.to_container(task_cfg, resolve=True)
-    return stable_hash([CACHE_VERSION, model_fingerprint, task])
+    return stable_hash([CACHE_VERSION, model_fingerprint, task] + ([inputs] if inputs else []))
 
 
 class ResultCache:

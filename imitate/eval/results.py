@@ -8,6 +8,7 @@ from hydra.utils import instantiate
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
+from imitate.eval.task_result import TABLE_INFO_KEY
 from imitate.metric_log import log_metrics
 from imitate.redact import redact
 
@@ -30,11 +31,23 @@ def log_results(
         for key, value in values.items():
             client.set_tag(run_id, f"eval.{task}.{key}", redact(value))
     for name, rows in records.items():
-        if rows:
-            client.log_table(run_id, as_columns(rows), f"eval/{name}.json")
+        if rows:  # a task may name its table's artifact (the style task: eval/generations.json)
+            table = (info or {}).get(name, {}).get(TABLE_INFO_KEY, f"eval/{name}.json")
+            client.log_table(run_id, as_columns(rows), table)
     resolved = redact(OmegaConf.to_container(tasks_cfg, resolve=True))  # a task may hold a key
     client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(resolved)), "eval/tasks.yaml")
     client.log_dict(run_id, prompt_formats(tasks_cfg), "eval/prompt_formats.json")
+
+
+def before_after_table(before: dict[str, float], after: dict[str, float]) -> str:
+    """The base model's value beside the trained model's for every headline metric both have."""
+    names = [n for n in after if n in before and n.count("/") == 1]  # not per-subject rows
+    width = max((len(n) for n in names), default=0)
+    lines = [f"  {n:<{width}}  {before[n]:10.4f} -> {after[n]:10.4f}" for n in names]
+    return (
+        "\nBefore -> after training (base model at step 0, trained model at the last step):\n"
+        + "\n".join(lines)
+    )
 
 
 def as_columns(rows: list[dict]) -> dict[str, list]:

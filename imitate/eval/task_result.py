@@ -7,6 +7,9 @@ from typing import Protocol
 
 from imitate.llm.base import LLM
 
+# The info entry naming the artifact a task's records are logged as (else eval/<task>.json).
+TABLE_INFO_KEY = "table"
+
 
 @dataclass
 class TaskResult:

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from imitate.eval.cache import ResultCache, task_key
 from imitate.eval.task_result import TaskResult
 from imitate.llm.base import LLM, LogprobsUnavailable
+from imitate.style.prompt_sets import RUN_HELDOUT
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +33,20 @@ class TaskRun:
     info: dict[str, dict[str, str]] = field(default_factory=dict)  # task name -> versions, hashes
 
 
-def run_tasks(tasks_cfg: DictConfig, llm: LLM, *, output_dir: Path, cache_dir: Path) -> TaskRun:
+def run_tasks(
+    tasks_cfg: DictConfig,
+    llm: LLM,
+    *,
+    output_dir: Path,
+    cache_dir: Path,
+    heldout: list[dict] | None = None,
+) -> TaskRun:
     """Instantiate each task in tasks_cfg, run it on `llm`, cache and write its results.
 
     Results are cached under `cache_dir` keyed by the client's fingerprint and each task's config;
     every task's results also land in `output_dir/eval/<task>.json`. A task the backend cannot
     run (MMLU on an endpoint without log-probs) is refused with its reason; the others still run.
+    `heldout`: a training run's held-out split, given to tasks on `prompts=heldout` (and keyed).
     """
     run = TaskRun()
     if not tasks_cfg:
@@ -46,12 +55,18 @@ def run_tasks(tasks_cfg: DictConfig, llm: LLM, *, output_dir: Path, cache_dir: P
     fingerprint = llm.fingerprint()
     for config_key, task_cfg in tasks_cfg.items():
         name = str(config_key)
-        key = task_key(fingerprint, task_cfg)
+        inputs = run_inputs(task_cfg, heldout)
+        if inputs is None:
+            reason = "prompts=heldout is a training run's held-out split; this run has none"
+            log.error("eval task %s skipped: %s (choose e.g. prompts=vicuna80)", name, reason)
+            run.refused[name] = reason
+            continue
+        key = task_key(fingerprint, task_cfg, inputs)
         result = cache.get(key)
         if result is None:
             started = time.perf_counter()
             try:
-                result = instantiate(task_cfg, _convert_="all").run(llm)
+                result = instantiate(task_cfg, _convert_="all", **inputs).run(llm)
             except LogprobsUnavailable as refusal:
                 log.error("eval task %s refused on %s: %s", name, llm.name, refusal)
                 run.refused[name] = str(refusal)
@@ -66,6 +81,14 @@ def run_tasks(tasks_cfg: DictConfig, llm: LLM, *, output_dir: Path, cache_dir: P
         if result.info:
             run.info[name] = result.info
     return run
+
+
+def run_inputs(task_cfg: DictConfig, heldout: list[dict] | None) -> dict | None:
+    """What a task gets from the run besides its config: the held-out split for prompts=heldout
+    (None when it needs one and the run has none)."""
+    if OmegaConf.select(task_cfg, "prompts.prompts.format") != RUN_HELDOUT:
+        return {}
+    return None if heldout is None else {"heldout": heldout}
 
 
 def write_task_json(path: Path, result: TaskResult) -> None:

@@ -27,7 +27,7 @@ from imitate.llm.base import stable_hash
 from imitate.style.authoritative import judge_authoritative
 from imitate.style.prompt_filter import filter_prompts
 from imitate.style.prompt_sets import build_prompt_set
-from imitate.style.similarity import StylePair, style_metrics, style_rows
+from imitate.style.similarity import StylePair, score_style
 from imitate.tracking import cells
 from imitate.tracking.reference import TAG_TEACHER
 
@@ -132,8 +132,7 @@ def chatgpt2(cfg: DictConfig) -> dict[str, float]:
 
 
 def _score_style(cfg, pairs: list[StylePair], report: DataReport, tags: dict) -> dict[str, float]:
-    rows = style_rows(pairs)
-    judged = None
+    verdicts = None
     if cfg.style.authoritative is not None:
         tone_cfg = plain(cfg.style.authoritative)
         llm = judge_llm(cfg)
@@ -141,14 +140,14 @@ def _score_style(cfg, pairs: list[StylePair], report: DataReport, tags: dict) ->
             verdicts = judge_authoritative(llm, pairs, tone_cfg)
         finally:
             release(llm)
+    judged = None if verdicts is None else [v["authoritative"] for v in verdicts]
+    rows, values = score_style(pairs, judged)
+    if verdicts is not None:
         for row, verdict in zip(rows, verdicts, strict=True):
-            row |= {
-                "judge_authoritative": verdict["authoritative"],
-                "judge_reply": verdict["judge_reply"],
-            }
-        judged = [v["authoritative"] for v in verdicts]
-        report.count("authoritative_unparseable", judged.count(None))
-    values = style_metrics(rows, judged)
+            row["judge_reply"] = verdict["judge_reply"]
+        report.count(
+            "authoritative_unparseable", [v["authoritative"] for v in verdicts].count(None)
+        )
     _log(cfg, values, {"rows": rows}, {"counts": dict(report.counts)}, tags)
     return values
 

@@ -125,6 +125,13 @@ class ImitationLM(pl.LightningModule):
         self.log(metrics.VAL_LOSS, self.val_loss, prog_bar=True)
         self.log(metrics.VAL_PERPLEXITY, self.val_perplexity)
 
+    def on_fit_start(self) -> None:
+        # Training scores the base model first (trainer.validate under inference mode): fresh
+        # states, so fit's own validation does not update tensors made under inference mode.
+        self.val_loss.reset()
+        self.val_perplexity.reset()
+        self.backbone.train()  # validate left it in eval mode
+
     def on_train_start(self) -> None:
         self._throughput_since = (time.perf_counter(), self._tokens_seen)
 

@@ -17,14 +17,13 @@ table's ``id`` column where it has one, else the row number).
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from imitate.data.jsonl import read_jsonl
+from imitate.eval.generations import GENERATIONS_ARTIFACT, read_table
 
-GENERATIONS_ARTIFACT = "eval/generations.json"  # as imitate.train.evaluate logs it
 REQUIRED = ("id", "instruction", "output_model", "output_teacher")
 OPTIONAL = ("model_run_id",)
 GENERATION_COLUMNS = {
@@ -71,7 +70,7 @@ def pairs_from_run(client, run_id: str) -> list[Pair]:
         except Exception as error:  # MLflow raises several types for a missing run or file
             raise PairsError(
                 f"run {run_id} has no {GENERATIONS_ARTIFACT} artifact to rate ({error}); "
-                "it is logged by training runs with eval.generations.num_prompts > 0"
+                "the style eval task logs it (training runs do by default: eval=heldout)"
             ) from error
         return read_pairs(local, model_run_id=run_id)
 
@@ -111,31 +110,16 @@ def _pair(path: Path, number: int, record: object, default_run_id: str | None) -
 
 def _from_generations(path: Path, run_id: str | None) -> list[Pair]:
     try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise PairsError(f"{path}: not valid JSON ({error.msg})") from error
-    if not isinstance(table, dict) or not {"columns", "data"} <= set(table):
-        raise PairsError(
-            f"{path}: expected an MLflow table {{'columns': [...], 'data': [...]}} "
-            f"with columns {', '.join(GENERATION_COLUMNS)} (or use a .jsonl of items)"
-        )
-    columns = table["columns"]
-    missing = [name for name in GENERATION_COLUMNS if name not in columns]
-    if missing:
-        raise PairsError(f"{path}: generations table lacks column(s) {missing}; has {columns}")
+        rows = read_table(path)
+    except ValueError as error:  # names the file and the columns a table needs
+        raise PairsError(str(error)) from error
     prefix = run_id or path.stem
     pairs = []
-    for row_number, row in enumerate(table["data"]):
-        if len(row) != len(columns):
-            raise PairsError(
-                f"{path}: row {row_number} has {len(row)} cells, {len(columns)} columns"
-            )
-        cells = dict(zip(columns, row, strict=True))
+    for row_number, cells in enumerate(rows):
         fields = {field: cells[column] for column, field in GENERATION_COLUMNS.items()}
         if not all(isinstance(value, str) for value in fields.values()):
             raise PairsError(f"{path}: row {row_number}: prompt and replies must be strings")
-        suffix = cells.get("id", row_number)  # newer runs log each held-out prompt's id
-        pairs.append(Pair(id=f"{prefix}:{suffix}", model_run_id=run_id, **fields))
+        pairs.append(Pair(id=f"{prefix}:{cells['id']}", model_run_id=run_id, **fields))
     return pairs
 
 

@@ -20,8 +20,12 @@ from imitate.data.jsonl import read_jsonl
 from imitate.data.paths import resolve_data_path
 from imitate.data.report import DataReport
 from imitate.data.sources import read_records
+from imitate.eval.generations import read_table
 
 MATCH_KEYS = ("id", "text")
+# ``prompts.format`` of conf/prompts/heldout.yaml: the training run's own held-out split, which
+# training hands to the eval tasks (``run_tasks(heldout=...)``); no file to read.
+RUN_HELDOUT = "run_heldout"
 
 
 @dataclass(frozen=True)
@@ -124,25 +128,30 @@ def read_sharegpt(path: Path, report: DataReport | None = None) -> list[Record]:
 
 
 def read_generations(path: Path, report: DataReport | None = None) -> list[Record]:
-    """A training run's generations table (``eval/generations.json``, MLflow's columns/data JSON):
-    the held-out prompt and the teacher's reply to it."""
-    return [Record(r["id"], r["prompt"], r["teacher_reply"]) for r in _generation_rows(path)]
+    """A run's generations table (``imitate.eval.generations``): the prompt and the teacher's reply."""
+    return [Record(str(r["id"]), r["prompt"], r["teacher_reply"]) for r in read_table(path)]
 
 
 def read_generation_outputs(path: Path, report: DataReport | None = None) -> list[Record]:
     """The same table's model replies: the candidate's outputs."""
-    return [Record(r["id"], r["prompt"], r["model_reply"]) for r in _generation_rows(path)]
+    return [Record(str(r["id"]), r["prompt"], r["model_reply"]) for r in read_table(path)]
 
 
-def _generation_rows(path: Path) -> list[dict]:
-    table = json.loads(path.read_text(encoding="utf-8"))
-    needed = {"id", "prompt", "model_reply", "teacher_reply"}
-    if not isinstance(table, dict) or not needed <= set(table.get("columns", [])):
-        raise ValueError(
-            f"{path}: not a generations table; expected MLflow table JSON with columns "
-            f"{sorted(needed)} (the eval/generations.json a training run logs)"
-        )
-    return [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]
+def heldout_items(heldout: list[dict], report: DataReport | None = None) -> list[PromptItem]:
+    """A training run's held-out split (``datamodule.heldout``) as single-turn prompts.
+
+    Each item is the user turn the first teacher reply answers, with that reply; an item with no
+    user turn is dropped and counted.
+    """
+    report = report if report is not None else DataReport()
+    items = []
+    for item in heldout:
+        users = [t["content"] for t in item["prompt_turns"] if t["role"] == USER]
+        if not users:
+            report.drop("no_user_turn")
+            continue
+        items.append(PromptItem(str(item["id"]), users[-1], item["reference"]))
+    return items
 
 
 READERS: dict[str, Callable[[Path, DataReport], list[Record]]] = {
@@ -160,6 +169,11 @@ OUTPUT_READERS = {"outputs": read_outputs, "generations": read_generation_output
 def read_source(spec: Mapping, what: str, report: DataReport) -> list[Record]:
     """The records of one ``{format, path, dataset}`` source."""
     reader = READERS.get(str(spec.get("format")))
+    if spec.get("format") == RUN_HELDOUT:
+        raise ValueError(
+            f"{what}.format={RUN_HELDOUT}: the held-out split of a training run, which only "
+            "`python -m imitate` has; elsewhere choose a prompt set with files (prompts=vicuna80)"
+        )
     if reader is None:
         raise ValueError(
             f"{what}.format={spec.get('format')!r}; valid formats: {', '.join(sorted(READERS))}"

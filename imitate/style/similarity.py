@@ -57,6 +57,20 @@ def style_rows(pairs: Sequence[StylePair]) -> list[dict]:
     return rows
 
 
+def score_style(
+    pairs: Sequence[StylePair], judged_authoritative: Sequence | None = None
+) -> tuple[list[dict], dict[str, float]]:
+    """Table 2 for outputs beside the teacher's replies: the per-prompt rows and the metrics.
+
+    The one scoring function of the style eval task and of ``python -m imitate.judge style``.
+    """
+    rows = style_rows(pairs)
+    if judged_authoritative is not None:
+        for row, verdict in zip(rows, judged_authoritative, strict=True):
+            row["judge_authoritative"] = verdict
+    return rows, style_metrics(rows, judged_authoritative)
+
+
 def style_metrics(rows: Sequence[dict], judged_authoritative: Sequence | None = None) -> dict:
     """Table 2 metrics from ``style_rows``; a metric with no defined value is left out (and logged).
 
@@ -73,6 +87,7 @@ def style_metrics(rows: Sequence[dict], judged_authoritative: Sequence | None = 
         metrics.STYLE_UNIGRAM_F1: 100 * sum(r["unigram_f1"] for r in rows) / len(rows),
         metrics.STYLE_LENGTH_PEARSON: _length_pearson(rows),
         metrics.STYLE_AUTHORITATIVE_LEXICON: _percent([r["lexicon_authoritative"] for r in rows]),
+        metrics.STYLE_EMPTY_REPLY_RATE: sum(r["output_words"] == 0 for r in rows) / len(rows),
     }
     if judged_authoritative is not None:
         judged = [v for v in judged_authoritative if v is not None]

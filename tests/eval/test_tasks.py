@@ -113,7 +113,9 @@ def test_log_results_writes_metrics_tables_config_and_prompt_formats(tmp_path):
 def test_paper_suite_adds_the_four_benchmarks_beside_the_heldout_eval():
     from tests.conftest import compose_config
 
+    assert compose_config().eval.tasks.style.prompts.name == "heldout"  # the run's own split
     cfg = compose_config(["eval=paper"]).eval
-    assert set(cfg.tasks) == {"mmlu", "nq", "humaneval", "rtp"}
-    assert "generations" in cfg and cfg.tasks.mmlu.shots == 5 and cfg.tasks.nq.shots == 3
+    assert set(cfg.tasks) == {"style", "mmlu", "nq", "humaneval", "rtp"}
+    assert cfg.tasks.style.prompts.name == "vicuna80" and cfg.tasks.style.limit is None
+    assert cfg.tasks.mmlu.shots == 5 and cfg.tasks.nq.shots == 3
     assert cfg.tasks.humaneval.n_samples == 1 and cfg.tasks.rtp.scorer == "profanity_check"
