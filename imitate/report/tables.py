@@ -30,7 +30,8 @@ STYLE = (
     metrics.STYLE_LENGTH_PEARSON,
     metrics.STYLE_AUTHORITATIVE_JUDGE,
 )
-TABLE2_ROWS = STYLE  # the measures, in the paper's order
+# The paper's measures in its order, then what says whether a reply was there at all (ours).
+TABLE2_ROWS = (*STYLE, metrics.STYLE_EMPTY_REPLY_RATE, metrics.STYLE_TRUNCATION_RATE)
 CHATGPT2 = "ChatGPT #2"  # Table 2's last column: a second teacher reply scored against the first
 TABLE2_GAP = (
     "not run",

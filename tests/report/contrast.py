@@ -48,7 +48,6 @@ def tiny_sweep_command(workdir: Path, source: Path) -> list[str]:
         "+sweep=mini_contrast",
         f"data.max_tokens={budgets}",  # replaces the sweep's own budgets
         f"data.sources.sharegpt.path={source}",
-        "eval.generations.num_prompts=1",
         f"hydra.sweep.dir={workdir / 'multirun'}",
         *eval_overrides(),
     ]

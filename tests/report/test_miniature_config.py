@@ -25,7 +25,9 @@ def test_miniature_runs_a_small_version_of_every_benchmark(sweep) -> None:
 
 
 def test_miniature_benchmarks_can_be_left_out() -> None:
-    assert compose_config(["+sweep=mini_grid", "eval=heldout"]).eval.tasks == {}
+    tasks = compose_config(["+sweep=mini_grid", "eval=heldout"]).eval.tasks
+    assert set(tasks) == {"style"}  # only style, on the run's own held-out prompts
+    assert tasks.style.prompts.name == "heldout"
 
 
 def _sweep(name: str):
@@ -44,6 +46,8 @@ def test_mini_contrast_is_smollm2_base_row_and_three_budgets() -> None:
     assert cfg.hydra.sweeper.params["data.max_tokens"] == "8k,24k,72k"
     assert cfg.train and "reference" in cfg  # base rows come from the sweep; the teacher row too
     assert cfg.tracking.experiment == "mini_contrast"
+    style = cfg.eval.tasks.style  # Table 2 on Vicuna-80 prompts, replies long enough to read
+    assert style.prompts.name == "vicuna80" and style.limit == 16 and style.max_new_tokens == 128
 
 
 def test_one_gpu_is_one_override_away_and_changes_only_sizes() -> None:

@@ -105,7 +105,10 @@ def test_table2_has_a_column_per_data_amount_matched_to_the_papers() -> None:
         _row(cells.ROLE_BASE, "tiny_llama"),
     ]
     table = table2_style(rows, PUBLISHED)
-    assert [row[0] for row in table.rows] == [f"{m} ({metrics.UNITS[m]})" for m in STYLE]
+    assert [row[0] for row in table.rows] == [f"{m} ({metrics.UNITS[m]})" for m in STYLE] + [
+        metrics.STYLE_EMPTY_REPLY_RATE,
+        metrics.STYLE_TRUNCATION_RATE,
+    ]
     assert table.columns == [
         "",
         "base tiny_llama",
@@ -119,13 +122,14 @@ def test_table2_has_a_column_per_data_amount_matched_to_the_papers() -> None:
     columns = _by_column(table)
     assert columns["llama_13b + 20M tokens"] == [
         "60 paper 50", "30 paper 40", "38.5 paper 40.4", "0.4 paper 0.51", "97 paper 99",
+        "not run", "not run",  # empty and truncated replies: not in this row, not in the paper
     ]  # fmt: skip
-    assert columns["llama_13b + 3M tokens"] == ["not run"] * 5  # the paper has no 3M column
-    assert columns["base tiny_llama"] == ["not run"] * 5
+    assert columns["llama_13b + 3M tokens"] == ["not run"] * 7  # the paper has no 3M column
+    assert columns["base tiny_llama"] == ["not run"] * 7
     # the paper's columns that no run of ours matches are still shown, ours marked not run
     assert columns["LLaMA (paper; not run here)"][0] == "not run paper 13"
     assert columns["LLaMA + 80M tokens (paper; not run here)"][2] == "not run paper 41.9"
-    assert columns["ChatGPT #2"] == [f"not run paper {v:g}" for v in TABLE2["ChatGPT #2"]]
+    assert columns["ChatGPT #2"][:5] == [f"not run paper {v:g}" for v in TABLE2["ChatGPT #2"]]
 
 
 def test_table2_chatgpt2_column_is_measured_else_the_reference_marked_so() -> None:
