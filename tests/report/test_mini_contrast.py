@@ -7,6 +7,7 @@ import json
 import pytest
 
 from imitate import metrics
+from imitate.data.budget import format_token_count
 from imitate.report.tables import TABLE2_ROWS
 from imitate.tracking import cells
 from tests.report.contrast import BUDGETS
@@ -35,7 +36,7 @@ def test_sweep_runs_the_base_row_and_every_budget(contrast_report) -> None:
 def test_table2_has_our_values_for_the_base_row_and_each_budget(contrast_report) -> None:
     table = json.loads((contrast_report.out / "table2_style.json").read_text())
     base = f"base {MODEL}"
-    cells_by_amount = [f"{MODEL} + {budget} tokens" for budget in BUDGETS]
+    cells_by_amount = [f"{MODEL} + {format_token_count(b)} tokens" for b in BUDGETS]  # 1.024k
     ours = [base, *cells_by_amount]
     assert [c for c in table["columns"] if not c.endswith("(paper; not run here)")] == [
         "",
