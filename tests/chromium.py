@@ -45,3 +45,23 @@ def chromium() -> Iterator:
 
 def severe_console_errors(driver) -> list[dict]:
     return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def full_page_screenshot(driver, page_uri: str, path, width: int = 1280) -> None:
+    """Open ``page_uri`` at ``width`` CSS pixels and save the whole page, top to bottom, as a PNG."""
+    driver.set_window_size(width, 1000)
+    driver.get(page_uri)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, height + 200)  # room for the browser's own frame
+    driver.save_screenshot(str(path))
+
+
+# Each element of the page (images, tables) as [kind, text, left, right, decoded]: what a reader
+# sees cut off at the window's right edge shows as right > the page's client width.
+ELEMENT_EXTENTS = """
+return Array.from(document.querySelectorAll('img, table')).map(e => {
+  const box = e.getBoundingClientRect();
+  const decoded = e.tagName !== 'IMG' || (e.complete && e.naturalWidth > 0);
+  return [e.tagName, e.alt || e.closest('section').id, box.left, box.right, decoded];
+});
+"""

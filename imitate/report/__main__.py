@@ -15,7 +15,8 @@ from mlflow.tracking import MlflowClient
 
 from imitate.report import html
 from imitate.report.collect import collect_rows, resolve_target
-from imitate.report.figures import extra_figures, paper_figures, render
+from imitate.report.figures import extra_figures, paper_figures
+from imitate.report.render import render
 from imitate.report.tables import paper_tables
 from imitate.report.teacher import teacher_note, teacher_provenance
 from imitate.tracking import cells

@@ -99,9 +99,13 @@ def _measured_teacher(client: MlflowClient, experiment_id: str, chosen: str | No
 
 def _sweep_runs(client: MlflowClient, experiment_id: str, parent: str | None) -> list[Run]:
     query = "attributes.status = 'FINISHED'"  # MLflow's search has no IN for tags: roles below
+    experiments = [experiment_id]
     if parent is not None:
         query += f" and tags.`{cells.TAG_PARENT}` = '{parent}'"
-    found = client.search_runs([experiment_id], filter_string=query, max_results=50_000)
+        # A child logged from elsewhere (`imitate.judge chatgpt2 log.parent_run_id=<sweep>` under
+        # its own tracking.experiment) belongs to the sweep all the same.
+        experiments = [e.experiment_id for e in client.search_experiments()]
+    found = client.search_runs(experiments, filter_string=query, max_results=50_000)
     runs = [run for run in found if run.data.tags.get(cells.TAG_ROLE) in ROLES]
     if parent is not None:  # cells skipped because an earlier sweep had finished them
         known = {run.info.run_id for run in runs}

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-
-from imitate import metrics  # noqa: E402
-from imitate.report.collect import MEASURED, Row  # noqa: E402
-from imitate.tracking import cells  # noqa: E402
+from imitate import metrics
+from imitate.data.budget import format_token_count
+from imitate.report.collect import MEASURED, Row
+from imitate.tracking import cells
 
 CAPABILITY = (metrics.MMLU_ACC, metrics.NQ_EM, metrics.HUMANEVAL_PASS_AT_1)
 # Fig. 1/3: the share of outputs rated equal or better than the teacher's, by the judge and by people.
 PREFERENCE = (metrics.JUDGE_PREFERENCE, metrics.HUMAN_AT_LEAST_EQUAL)
+# The style-vs-capability chart's y axes: measured in every cell with the style task, and by a judge.
+STYLE_AXES = (metrics.STYLE_UNIGRAM_F1, metrics.JUDGE_PREFERENCE)
 BASE_PREFIX = "base "  # series and reference lines of base models (drawn dashed)
 
 
@@ -25,6 +22,8 @@ class Panel:
     metric: str
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # solid lines
     references: dict[str, float] = field(default_factory=dict)  # horizontal lines
+    # Per series, a short text beside each point (same order as its points), e.g. its token budget.
+    point_labels: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def missing(self) -> bool:
@@ -82,19 +81,42 @@ def versus_size(rows: list[Row], metric_names, name: str, title: str) -> FigureD
 
 
 def style_vs_capability(rows: list[Row]) -> FigureData:
-    """Judge preference against capability gain over the base model, one point per grid cell."""
-    panel = Panel(metrics.JUDGE_PREFERENCE)
-    for row in _with(rows, cells.ROLE_IMITATION, metrics.JUDGE_PREFERENCE):
+    """Style against capability gain over the base model, one point per cell, its budget beside it.
+
+    Style is Table 2's unigram overlap with the teacher (every cell with the style task has it)
+    and the judge's preference (cells where a judge ran); the base model sits at gain 0.
+    """
+    panels = [_style_panel(rows, metric) for metric in STYLE_AXES]
+    title = (
+        "Style vs capability: similarity to the teacher against the mean benchmark gain "
+        "over the base model"
+    )
+    return FigureData(
+        "style_vs_capability", title, "capability gain (imitation - base)", False, panels
+    )
+
+
+def _style_panel(rows: list[Row], metric: str) -> Panel:
+    panel = Panel(metric, references=_teacher(rows, metric))
+    points: dict[str, list[tuple[float, float, str]]] = {}
+    for row in _with(rows, cells.ROLE_BASE, metric):
+        if any(m in row.metrics for m in CAPABILITY):
+            points[BASE_PREFIX + row.model] = [(0.0, row.metrics[metric], "base")]
+    for row in _with(rows, cells.ROLE_IMITATION, metric):
         gain = capability_gain(rows, row)
         if gain is not None:
-            panel.series.setdefault(row.model, []).append(
-                (gain, row.metrics[metrics.JUDGE_PREFERENCE])
-            )
-    panel.series = {k: sorted(v) for k, v in sorted(panel.series.items())}
-    title = "Style vs capability: judge preference against mean benchmark gain over the base model"
-    return FigureData(
-        "style_vs_capability", title, "capability gain (imitation - base)", False, [panel]
-    )
+            points.setdefault(row.model, []).append((gain, row.metrics[metric], budget_label(row)))
+    for name, found in sorted(points.items()):
+        found.sort(key=lambda p: p[:2])
+        panel.series[name] = [(x, y) for x, y, _ in found]
+        panel.point_labels[name] = [label for _, _, label in found]
+    return panel
+
+
+def budget_label(row: Row) -> str:
+    """An imitation cell's token budget as the paper writes it ("20M"), else its measured tokens."""
+    tokens = row.budget if row.budget is not None else row.tokens
+    return "? tokens" if tokens is None else f"{format_token_count(int(tokens))} tokens"
 
 
 def capability_gain(rows: list[Row], row: Row) -> float | None:
@@ -192,53 +214,3 @@ def check_present(rows: list[Row], names: list[str]) -> None:
         f"{metrics.LM_EVAL_PREFIX}* metrics they have: {', '.join(lm_eval) or 'none'} "
         "(an lm_eval eval task logs them; any other metric of these runs may be named too)"
     )
-
-
-def render(figure: FigureData, path: Path) -> Path:
-    """Draw ``figure`` to a PNG; a panel without data says so instead of staying blank."""
-    fig, axes = plt.subplots(
-        1, len(figure.panels), figsize=(4.6 * len(figure.panels), 3.8), squeeze=False
-    )
-    for ax, panel in zip(axes[0], figure.panels, strict=True):
-        _draw_panel(ax, panel, figure)
-    fig.suptitle(figure.title, fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def _draw_panel(ax, panel: Panel, figure: FigureData) -> None:
-    ax.set_title(panel.metric, fontsize=10)
-    ax.set_xlabel(figure.xlabel, fontsize=9)
-    if panel.missing:
-        ax.text(
-            0.5,
-            0.5,
-            f"NOT RUN\nno '{panel.metric}'\nin these runs",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
-            color="#a00",
-            fontsize=10,
-            bbox={
-                "facecolor": "#fee",
-                "edgecolor": "#a00",
-            },
-        )
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return
-    for label, points in panel.series.items():
-        xs, ys = zip(*points, strict=True)
-        line = "--" if label.startswith(BASE_PREFIX) else "-"
-        ax.plot(xs, ys, line, marker="o", label=label)
-    for label, value in panel.references.items():
-        base = label.startswith(BASE_PREFIX)  # base dashed grey, teacher dotted black
-        ax.axhline(
-            value, linestyle="--" if base else ":", color="grey" if base else "black", label=label
-        )
-    all_xs = [x for points in panel.series.values() for x, _ in points]
-    if figure.xlog and all_xs and min(all_xs) > 0:
-        ax.set_xscale("log")
-    ax.legend(fontsize=7)

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 
 from imitate import metrics
 from imitate.report.collect import MEASURED, Row
-from imitate.report.figures import CAPABILITY, PREFERENCE, base_row, teacher_for, teacher_row
+from imitate.report.figures import (
+    CAPABILITY,
+    PREFERENCE,
+    base_row,
+    budget_label,
+    teacher_for,
+    teacher_row,
+)
 from imitate.report.teacher import source_of
 from imitate.tracking import cells
 from imitate.tracking.reference import Published
@@ -22,6 +29,14 @@ STYLE = (
     metrics.STYLE_UNIGRAM_F1,
     metrics.STYLE_LENGTH_PEARSON,
     metrics.STYLE_AUTHORITATIVE_JUDGE,
+)
+# The paper's measures in its order, then what says whether a reply was there at all (ours).
+TABLE2_ROWS = (*STYLE, metrics.STYLE_EMPTY_REPLY_RATE, metrics.STYLE_TRUNCATION_RATE)
+CHATGPT2 = "ChatGPT #2"  # Table 2's last column: a second teacher reply scored against the first
+TABLE2_GAP = (
+    "not run",
+    "metric not logged: the cell ran no style task (eval=quick or eval=paper has it); ChatGPT #2: "
+    "python -m imitate.judge chatgpt2 log.parent_run_id=<sweep>",
 )
 GAP_METRICS = (*CAPABILITY, metrics.RTP_NONTOXICITY, *PREFERENCE)
 NQ_SYNTHETIC = "nq_synthetic"  # the data group option of local imitation
@@ -73,32 +88,32 @@ def table1_nq(rows: list[Row], published: Sequence[Published] = ()) -> Table:
 
 
 def table2_style(rows: list[Row], published: Sequence[Published] = ()) -> Table:
-    """Style similarity to ChatGPT: base rows, imitation cells by data amount, then ChatGPT #2."""
+    """Style similarity to ChatGPT laid out as the paper's Table 2: a row per measure, a column per
+    base model ("LLaMA"), per imitation cell by data amount, then ChatGPT #2 (the teacher row)."""
     entries = [p for p in published if p.table == TABLE2]
     used: list[Published] = []
-    table: list[list[str | float | None]] = []
-    paper: list[list[PaperCell | None]] = []
-    sources: list[list[str | None]] = []
+    columns: list[tuple[str, dict[str, Row | None], list[Published]]] = []
 
     def add(label: str, row_of: dict[str, Row | None], matches: list[Published]) -> None:
-        """A row of the table; ``row_of``: the run each column's value comes from."""
+        """A column; ``row_of``: the run each measure's value comes from."""
         used.extend(matches)
-        table.append([label, *(_value(row_of[m], m) for m in STYLE)])
-        paper.append([None, *(_first(matches, m) for m in STYLE)])
-        sources.append([None, *(source_of(row_of[m], m) for m in STYLE)])
+        columns.append((label, row_of, matches))
 
-    by_size = sorted(rows, key=lambda r: (r.model, r.tokens or 0))
+    by_amount = sorted(rows, key=lambda r: (r.model, r.budget or r.tokens or 0, r.tokens or 0))
     for role in (cells.ROLE_BASE, cells.ROLE_IMITATION):
-        for row in (r for r in by_size if r.role == role):
+        for row in (r for r in by_amount if r.role == role):
             matches = [p for p in entries if p.fits(role, row.model, row.data, row.budget)]
-            add(_label(row), dict.fromkeys(STYLE, row), matches)
+            add(_label(row), dict.fromkeys(TABLE2_ROWS, row), matches)
         for entry in (p for p in entries if p.row == role and p not in used):
-            add(f"{entry.label} (paper; not run here)", dict.fromkeys(STYLE), [entry])
+            add(f"{entry.label} (paper; not run here)", dict.fromkeys(TABLE2_ROWS), [entry])
     teacher_entries = [p for p in entries if p.row == cells.ROLE_TEACHER]
-    add("ChatGPT #2", {m: teacher_for(rows, m) for m in STYLE}, teacher_entries)
-    columns = ["", *(_header(m) for m in STYLE)]
-    title = "Table 2: style similarity to ChatGPT, ours and the paper's"
-    return Table(TABLE2, title, columns, table, paper, sources=sources)
+    add(CHATGPT2, {m: teacher_for(rows, m) for m in TABLE2_ROWS}, teacher_entries)
+    table = [[_header(m), *(_value(of[m], m) for _, of, _ in columns)] for m in TABLE2_ROWS]
+    paper = [[None, *(_first(matches, m) for _, _, matches in columns)] for m in TABLE2_ROWS]
+    sources = [[None, *(source_of(of[m], m) for _, of, _ in columns)] for m in TABLE2_ROWS]
+    title = "Table 2: style similarity to ChatGPT by imitation data, ours and the paper's"
+    labels = ["", *(label for label, _, _ in columns)]
+    return Table(TABLE2, title, labels, table, paper, TABLE2_GAP, sources)
 
 
 def gap_closure(rows: list[Row]) -> Table:
@@ -171,18 +186,12 @@ def _value(row: Row | None, metric: str) -> float | None:
 def _label(row: Row) -> str:
     if row.role == cells.ROLE_BASE:
         return f"base {row.model}"
-    return f"{row.model}, {_tokens(row.tokens)} tokens"
+    return f"{row.model} + {budget_label(row)}"
 
 
 def _header(metric: str) -> str:
     unit = metrics.UNITS.get(metric)
     return f"{metric} ({unit})" if unit else metric
-
-
-def _tokens(tokens: float | None) -> str:
-    if tokens is None:
-        return "?"
-    return f"{tokens / 1e6:g}M" if tokens >= 1e5 else f"{tokens:,.0f}"
 
 
 def paper_tables(rows: list[Row], published: Sequence[Published] = ()) -> list[Table]:

@@ -43,3 +43,11 @@ def report(report_grid, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     page = main([parent.info.run_id, "--tracking-uri", report_grid.uri, "--out", str(out)])
     return client, parent.info.run_id, out, page
+
+
+@pytest.fixture(scope="session")
+def contrast_report(tmp_path_factory):
+    """The tiny `+sweep=mini_contrast` and its report (tests/report/contrast.py)."""
+    from tests.report.contrast import build_contrast_report
+
+    return build_contrast_report(tmp_path_factory.getbasetemp() / "mini_contrast")

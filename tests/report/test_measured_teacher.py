@@ -178,3 +178,32 @@ def test_an_unknown_role_is_refused_before_anything_runs(tmp_path) -> None:
     with pytest.raises(ValueError, match="role='student' is not valid; valid: teacher"):
         _evaluate_nq(tmp_path, uri, "student")
     assert not (tmp_path / "mlflow.db").exists()  # no run was opened
+
+
+def test_chatgpt2_given_the_sweep_fills_table2_from_any_experiment(tmp_path) -> None:
+    """`python -m imitate.judge chatgpt2 log.parent_run_id=<sweep>` under its own experiment."""
+    from omegaconf import open_dict
+
+    from imitate.judge import commands
+    from tests.style.test_prompt_sets import vicuna_like
+
+    client, experiment, uri = store(tmp_path, "mini_contrast")
+    parent = log_run(client, experiment, {cells.TAG_ROLE: cells.ROLE_SWEEP}, {})
+    base = cell_tags(parent, cells.ROLE_BASE, "tiny_llama", 1000)
+    log_run(client, experiment, base, BASE | {metrics.STYLE_UNIGRAM_F1: 20.0})
+    record_teacher(client, experiment, parent, REFERENCE)  # no style values: those are measured
+    overrides = ["command=chatgpt2", f"log.parent_run_id={parent}", f"tracking.uri={uri}"]
+    cfg = compose_config(overrides, config_name="judging")
+    with open_dict(cfg):
+        cfg.prompts = vicuna_like()
+        cfg.tracking.artifact_root = str(tmp_path / "judge_artifacts")
+    values = commands.chatgpt2(cfg)
+    assert cfg.tracking.experiment != "mini_contrast"  # logged into another experiment
+
+    main([parent, "--tracking-uri", uri, "--out", str(tmp_path / "r"), "--no-log"])
+    table2 = json.loads((tmp_path / "r" / "table2_style.json").read_text())
+    column = table2["columns"].index("ChatGPT #2")
+    row = [r[0].split(" ")[0] for r in table2["rows"]].index(metrics.STYLE_UNIGRAM_F1)
+    assert table2["rows"][row][column] == pytest.approx(values[metrics.STYLE_UNIGRAM_F1])
+    assert table2["sources"][row][column].startswith("measured: run ")
+    assert table2["rows"][row][table2["columns"].index("base tiny_llama")] == 20.0

@@ -39,7 +39,7 @@ def _cells(table) -> list[list[str]]:
     page = html._table(table)
     rows = re.findall(r"<tr>(.*?)</tr>", page)[1:]
     text = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
-    return [[re.sub(r"<[^>]+>", " ", c).strip() for c in row] for row in text]
+    return [[" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in row] for row in text]
 
 
 def test_shipped_paper_numbers_are_the_published_ones() -> None:
@@ -50,8 +50,9 @@ def test_shipped_paper_numbers_are_the_published_ones() -> None:
     }
     assert table2 == TABLE2
     assert all(p.source.startswith(("Table 1", "Table 2")) for p in PUBLISHED)
-    # the teacher row of every sweep carries the same Table 1 number
-    assert reference_scores(load_reference()) == {metrics.NQ_EM: pytest.approx(0.31)}
+    # the teacher row of every sweep carries the same Table 1 number and Table 2's ChatGPT #2
+    chatgpt2 = dict(zip(STYLE, TABLE2["ChatGPT #2"], strict=True))
+    assert reference_scores(load_reference()) == {metrics.NQ_EM: pytest.approx(0.31)} | chatgpt2
 
 
 def test_composed_reference_holds_the_same_numbers() -> None:
@@ -90,7 +91,13 @@ def test_table1_nq_synthetic_cell_takes_the_local_imitation_run() -> None:
     assert broad[1] == "0.12 paper 0.15" and local[1] == "0.26 paper 0.27"
 
 
-def test_table2_matches_paper_rows_by_model_and_token_budget() -> None:
+def _by_column(table) -> dict[str, list[str]]:
+    """Table 2 as the paper lays it out: each column's rendered cells, top to bottom."""
+    rendered = _cells(table)
+    return {label: [row[i] for row in rendered] for i, label in enumerate(table.columns) if i}
+
+
+def test_table2_has_a_column_per_data_amount_matched_to_the_papers() -> None:
     style = dict(zip(STYLE, (60.0, 30.0, 38.5, 0.4, 97.0), strict=True))
     rows = [
         _row(cells.ROLE_IMITATION, "llama_13b", style, "sharegpt_mix", 19.8e6, budget=20_000_000),
@@ -98,23 +105,52 @@ def test_table2_matches_paper_rows_by_model_and_token_budget() -> None:
         _row(cells.ROLE_BASE, "tiny_llama"),
     ]
     table = table2_style(rows, PUBLISHED)
-    rendered = {row[0]: row[1:] for row in _cells(table)}
-    assert rendered["llama_13b, 19.8M tokens"] == [
+    assert [row[0] for row in table.rows] == [f"{m} ({metrics.UNITS[m]})" for m in STYLE] + [
+        metrics.STYLE_EMPTY_REPLY_RATE,
+        metrics.STYLE_TRUNCATION_RATE,
+    ]
+    assert table.columns == [
+        "",
+        "base tiny_llama",
+        "LLaMA (paper; not run here)",
+        "llama_13b + 3M tokens",  # by data amount: the 3M cell before the 20M one
+        "llama_13b + 20M tokens",
+        "LLaMA + 80M tokens (paper; not run here)",
+        "LLaMA + 150M tokens (paper; not run here)",
+        "ChatGPT #2",
+    ]
+    columns = _by_column(table)
+    assert columns["llama_13b + 20M tokens"] == [
         "60 paper 50", "30 paper 40", "38.5 paper 40.4", "0.4 paper 0.51", "97 paper 99",
+        "not run", "not run",  # empty and truncated replies: not in this row, not in the paper
     ]  # fmt: skip
-    assert rendered["llama_13b, 3M tokens"] == ["not run"] * 5  # the paper has no 3M column
-    assert rendered["base tiny_llama"] == ["not run"] * 5
-    # the paper's rows that no run of ours matches are still shown, ours marked not run
-    assert rendered["LLaMA (paper; not run here)"][0] == "not run paper 13"
-    assert rendered["LLaMA + 80M tokens (paper; not run here)"][2] == "not run paper 41.9"
-    assert "LLaMA + 20M tokens (paper; not run here)" not in rendered  # matched above
-    assert rendered["ChatGPT #2"] == [f"not run paper {v:g}" for v in TABLE2["ChatGPT #2"]]
-    assert table.columns[1] == f"{metrics.STYLE_LIST} (%)"
+    assert columns["llama_13b + 3M tokens"] == ["not run"] * 7  # the paper has no 3M column
+    assert columns["base tiny_llama"] == ["not run"] * 7
+    # the paper's columns that no run of ours matches are still shown, ours marked not run
+    assert columns["LLaMA (paper; not run here)"][0] == "not run paper 13"
+    assert columns["LLaMA + 80M tokens (paper; not run here)"][2] == "not run paper 41.9"
+    assert columns["ChatGPT #2"][:5] == [f"not run paper {v:g}" for v in TABLE2["ChatGPT #2"]]
+
+
+def test_table2_chatgpt2_column_is_measured_else_the_reference_marked_so() -> None:
+    reference = _row(cells.ROLE_TEACHER, "ChatGPT", reference_scores(load_reference()))
+    reference.source = "reference"
+    measured = _row(cells.ROLE_TEACHER, "ChatGPT #2", {metrics.STYLE_UNIGRAM_F1: 47.5})
+    measured.source = "measured"
+    entered = _by_column(table2_style([reference], PUBLISHED))["ChatGPT #2"]
+    assert entered[2] == "49.2 reference paper 49.2"
+    both = _by_column(table2_style([reference, measured], PUBLISHED))["ChatGPT #2"]
+    assert both[2] == "47.5 measured paper 49.2"  # measured where it has the metric
+    assert both[0] == "83 reference paper 83"  # the reference for the rest
 
 
 def test_paper_cells_cite_their_source_in_the_page() -> None:
     page = html._table(table2_style([], PUBLISHED))
-    assert "title='metric not logged: task not run; paper: Table 2, column ChatGPT #2'" in page
+    why = (
+        "metric not logged: the cell ran no style task (eval=quick or eval=paper has it); "
+        "ChatGPT #2: python -m imitate.judge chatgpt2 log.parent_run_id=&lt;sweep&gt;"
+    )
+    assert f"title='{why}; paper: Table 2, column ChatGPT #2'" in page
 
 
 @pytest.mark.parametrize(

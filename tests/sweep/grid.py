@@ -24,6 +24,7 @@ EXPERIMENT = "grid_test"
 BYTES_MODEL = "tiny_gpt2_bytes"
 CONVERSATIONS_FIRST, CONVERSATIONS_ADDED = 17, 16  # 4 of them are held out for validation
 EVAL_FIXTURES = Path(__file__).parents[1] / "eval" / "fixtures"
+STYLE_FIXTURES = Path(__file__).parents[1] / "fixtures" / "judge"  # Vicuna-80's layout, 4 prompts
 
 
 @dataclass
@@ -47,11 +48,11 @@ def build_grid(workdir: Path, smollm2_tokenizer) -> Grid:
     uri = f"sqlite:///{workdir}/mlflow.db"
     _write_bytes_model(workdir / "conf", _byte_tokenizer(smollm2_tokenizer, workdir / "bytes"))
     source = workdir / "conversations.jsonl"
-    _write_conversations(source, range(CONVERSATIONS_FIRST))
+    write_conversations(source, range(CONVERSATIONS_FIRST))
     first, first_seconds = _sweep(workdir, uri, source)
     parent = _parent_id(MlflowClient(uri))
     first_status = _status(MlflowClient(uri), parent)
-    _write_conversations(source, range(CONVERSATIONS_FIRST + CONVERSATIONS_ADDED))
+    write_conversations(source, range(CONVERSATIONS_FIRST + CONVERSATIONS_ADDED))
     second, second_seconds = _sweep(workdir, uri, source)
     return Grid(workdir, uri, source, first, first_seconds, first_status, second, second_seconds)
 
@@ -67,7 +68,6 @@ def _sweep(workdir: Path, uri: str, source: Path) -> tuple[subprocess.CompletedP
         f"hydra.searchpath=[file://{workdir / 'conf'}]",
         f"data.sources.sharegpt.path={source}",
         f"tracking.experiment={EXPERIMENT}",
-        "eval.tasks.style.limit=1",
         f"hydra.sweep.dir={workdir / 'multirun'}",
         *eval_overrides(),
     ]
@@ -84,7 +84,7 @@ def _sweep(workdir: Path, uri: str, source: Path) -> tuple[subprocess.CompletedP
 
 
 def eval_overrides() -> list[str]:
-    """mini_grid's quick benchmarks on the test fixtures (HumanEval's problems ship in a package)."""
+    """mini_grid's quick benchmarks and style task on the test fixtures (HumanEval's problems ship in a package)."""
     from imitate.eval.sandbox import namespaces_available
 
     overrides = [
@@ -97,6 +97,10 @@ def eval_overrides() -> list[str]:
         "eval.tasks.humaneval.max_new_tokens=8",
         f"eval.tasks.rtp.data={EVAL_FIXTURES / 'rtp'}",
         "eval.tasks.rtp.max_new_tokens=4",
+        f"eval.tasks.style.prompts.prompts.path={STYLE_FIXTURES / 'vicuna_questions.jsonl'}",
+        f"eval.tasks.style.prompts.reference.path={STYLE_FIXTURES / 'vicuna_answers.jsonl'}",
+        f"eval.tasks.style.prompts.second_reference.path={STYLE_FIXTURES / 'alpaca_outputs.json'}",
+        "eval.tasks.style.max_new_tokens=8",
     ]
     # Without namespaces the sandbox refuses to run generated code: that panel stays a gap.
     return overrides if namespaces_available() else [*overrides, "~eval.tasks.humaneval"]
@@ -129,7 +133,7 @@ def _write_bytes_model(conf: Path, tokenizer_dir: Path) -> None:
     (conf / "model" / f"{BYTES_MODEL}.yaml").write_text(model)
 
 
-def _write_conversations(path: Path, numbers) -> None:
+def write_conversations(path: Path, numbers) -> None:
     lines = []
     for n in numbers:
         question = f"Question {n}: what should I know about topic {n}?"
