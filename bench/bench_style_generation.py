@@ -29,6 +29,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from imitate.config_schema import register as register_train_schema
 from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tokens
 from imitate.data.report import DataReport
 from imitate.eval.generations import generate_replies
@@ -42,6 +43,7 @@ MODELS = {"smollm2_135m": "smollm2_135m", "tiny": "tiny_llama"}
 
 
 def compose_cfg(model: str, suite: str, overrides: list[str]):
+    register_train_schema()  # train.yaml's typed defaults, as `python -m imitate` registers them
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         return compose("train", [f"model={MODELS[model]}", f"eval={suite}", *overrides])
 
@@ -62,12 +64,12 @@ def style_task(cfg, model: str, heldout_prompts: int):
     task_cfg = cfg.eval.tasks.style
     if Path(task_cfg.prompts.prompts.path).is_file():
         return instantiate(task_cfg, _convert_="all"), "vicuna80 (../shared/data)"
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(
-            "train",
-            [f"model={MODELS[model]}", "eval=heldout", f"data.heldout_prompts={heldout_prompts}"]
-            + [f"data.val_conversations={heldout_prompts}", "data.max_tokens=4096"],
-        )
+    cfg = compose_cfg(
+        model,
+        "heldout",
+        [f"data.heldout_prompts={heldout_prompts}"]
+        + [f"data.val_conversations={heldout_prompts}", "data.max_tokens=4096"],
+    )
     tokenizer = instantiate(cfg.model.tokenizer)
     add_special_tokens(tokenizer, ChatFormat(**cfg.data.chat_format))
     datamodule = instantiate(cfg.data, micro_batch_size=cfg.batch.micro_size, seed=cfg.seed)
