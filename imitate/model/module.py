@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -14,8 +15,9 @@ from transformers import PreTrainedModel
 
 from imitate import metrics
 from imitate.data.format import IGNORE_INDEX
-from imitate.model import flops, parallel
-from imitate.model.backbones import DEFAULT_CACHE
+from imitate.model import adapters, flops, parallel
+from imitate.model.adapters import AdapterConfig
+from imitate.model.backbones import DEFAULT_CACHE, local_weights
 from imitate.model.checkpoints import MLFLOW_RUN_ID, TOKENS_SEEN_KEY
 from imitate.model.loss import SupervisedProjection, full_logits_loss, full_logits_output
 from imitate.model.optim import OptimConfig, build_optimizer, build_scheduler
@@ -37,6 +39,8 @@ class ImitationLM(pl.LightningModule):
         weights: str | None = None,
         weights_cache_dir: str = DEFAULT_CACHE,
         supervised_logits_only: bool = True,
+        adapter: AdapterConfig | None = None,
+        role_token_ids: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         self.backbone_factory = backbone_factory
@@ -46,6 +50,8 @@ class ImitationLM(pl.LightningModule):
         # The backbone config's weights and cache: FSDP reads pretrained weights shard by shard.
         self.weights, self.weights_cache_dir = weights, weights_cache_dir
         self.supervised_logits_only = supervised_logits_only
+        # adapter=lora: the backbone is wrapped by peft; role_token_ids are the rows it trains.
+        self.adapter, self.role_token_ids = adapter or AdapterConfig(), tuple(role_token_ids)
         self.flops_per_token: float | None = None
         self.model: PreTrainedModel | None = None
         self._train_loss: Callable[[PreTrainedModel, dict], torch.Tensor] = full_logits_loss
@@ -78,12 +84,29 @@ class ImitationLM(pl.LightningModule):
                 self.parallel_config,
                 strategy.root_device,
                 self.vocab_size,
+                adapt=self._adapt if self.adapter.enabled else None,
             )
         else:
-            self.model = parallel.resized(self.backbone_factory(), self.vocab_size)
+            self.model = self._adapt(parallel.resized(self.backbone_factory(), self.vocab_size))
         self.model.train()  # from_pretrained returns eval mode; Lightning only toggles the root
         if self.supervised_logits_only:  # after resizing and sharding: the final output head
             self._train_loss = SupervisedProjection(self.model).loss
+
+    def _adapt(self, model: PreTrainedModel) -> PreTrainedModel:
+        return adapters.wrap(model, self.adapter, self.role_token_ids)
+
+    def unsharded_twin(self) -> PreTrainedModel:
+        """The backbone as this module builds it, unsharded and on the meta device: what a gathered
+        state dict is assigned into (saving an FSDP-trained adapter)."""
+        empty = parallel.resized(self.backbone_factory(device="meta"), self.vocab_size)
+        return self._adapt(empty)
+
+    def base_weights_dir(self) -> str | None:
+        """The base weights as a saved adapter names them (a local folder or hub id; None: random)."""
+        if self.weights is None:
+            return None
+        local = Path(local_weights(self.weights, self.weights_cache_dir))
+        return str(local.resolve()) if local.exists() else str(local)
 
     def forward(self, batch: dict[str, torch.Tensor]):
         return full_logits_output(self.backbone, batch)
@@ -161,7 +184,9 @@ class ImitationLM(pl.LightningModule):
         return max(1, int(self.trainer.estimated_stepping_batches))
 
     def configure_optimizers(self):
-        optimizer = build_optimizer(self.backbone.parameters(), self.optim_config)
+        # Only what trains gets optimizer states: under an adapter, a fraction of the weights.
+        trainable = [p for p in self.backbone.parameters() if p.requires_grad]
+        optimizer = build_optimizer(trainable, self.optim_config)
         # Asked lazily: estimated_stepping_batches builds the train loader, and building it here,
         # before a checkpoint is restored, would make Lightning skip the loader's saved position.
         scheduler = build_scheduler(optimizer, self.optim_config, self._total_steps)
