@@ -19,7 +19,7 @@ from imitate.config_schema import check_values
 from tests.conftest import REPO, compose_config
 
 CONF = REPO / "conf"
-ROOT_GROUPS = {"data", "model", "trainer", "eval", "tracking"}
+ROOT_GROUPS = {"data", "model", "trainer", "adapter", "eval", "tracking"}
 PRIMARY = {"train", "evaluate", "plan", "judging"}
 BASES = {"data/base": "data"}  # folders of files that options include at their own package
 # kwargs the code passes at call time, so the YAML legitimately leaves them out
