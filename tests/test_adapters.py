@@ -9,7 +9,9 @@ import torch
 from hydra.utils import instantiate
 from peft import PeftConfig
 
+from imitate import metrics
 from imitate.data.format import IGNORE_INDEX, ChatFormat
+from imitate.evaluate import evaluate
 from imitate.llm.hf import load_checkpoint
 from imitate.model import adapters
 from imitate.model.adapters import AdapterConfig
@@ -17,6 +19,7 @@ from imitate.model.module import ImitationLM
 from imitate.model.optim import OptimConfig
 from imitate.plan import Setup, memory_per_device, model_shape
 from tests.conftest import compose_config
+from tests.eval.conftest import FIXTURES as EVAL_FIXTURES
 
 BASE_VOCAB, MARKERS = 49152, (49152, 49153, 49154)  # tiny_llama's vocabulary + imitate's 3 roles
 # tiny_llama, rank 16 on every linear layer of 2 blocks (hidden 64, kv 32, MLP 128):
@@ -99,37 +102,69 @@ def test_unknown_method_is_refused_with_the_valid_ones() -> None:
         AdapterConfig(method="dora")
 
 
-def test_merged_and_reloaded_models_give_the_adapter_models_logits(
-    tmp_path, smollm2_tokenizer
-) -> None:
-    base = tmp_path / "base"
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, smollm2_tokenizer):
+    """(folder, the adapter model's logits on a marker batch): adapter/ and merged model/ inside,
+    the adapter trained a little on top of a pretrained (saved) tiny base."""
+    folder = tmp_path_factory.mktemp("lora")
+    base = folder / "base"
     instantiate(compose_config(["model=tiny_llama"]).model.backbone).save_pretrained(base)
     lm = adapted_lm(weights=str(base))
     trained_a_little(lm)
     lm.backbone.eval()
-    ids = batch_with_markers()["input_ids"]
     with torch.no_grad():
-        adapted = lm.backbone(input_ids=ids).logits
+        adapted = lm.backbone(input_ids=batch_with_markers()["input_ids"]).logits
     tokenizer = smollm2_tokenizer
     tokenizer.add_special_tokens({"additional_special_tokens": ChatFormat().markers()})
     served = adapters.save(
         lm.backbone,
         tokenizer,
-        tmp_path / "adapter",
-        tmp_path / "model",
+        folder / "adapter",
+        folder / "model",
         lm.unsharded_twin,
         lm.base_weights_dir(),
     )
-    assert served == (tmp_path / "model").resolve()
-    for folder in ("model", "adapter"):  # the merged folder, and peft loading the adapter
-        model, loaded_tokenizer = load_checkpoint(str(tmp_path / folder))
+    assert served == (folder / "model").resolve()
+    return folder, adapted
+
+
+def test_merged_and_reloaded_models_give_the_adapter_models_logits(saved) -> None:
+    folder, adapted = saved
+    ids = batch_with_markers()["input_ids"]
+    for name in ("model", "adapter"):  # the merged folder, and peft loading the adapter
+        model, loaded_tokenizer = load_checkpoint(str(folder / name))
         assert len(loaded_tokenizer) == BASE_VOCAB + len(MARKERS)
         with torch.no_grad():
             logits = model.eval()(input_ids=ids).logits
-        torch.testing.assert_close(logits, adapted, rtol=0, atol=1e-5, msg=folder)
-    saved = PeftConfig.from_pretrained(tmp_path / "adapter")  # what peft reads back
-    assert saved.base_model_name_or_path == str(base.resolve())
-    assert saved.trainable_token_indices == {"model.embed_tokens": list(MARKERS)}
+        torch.testing.assert_close(logits, adapted, rtol=0, atol=1e-5, msg=name)
+    saved_config = PeftConfig.from_pretrained(folder / "adapter")  # what peft reads back
+    assert saved_config.base_model_name_or_path == str((folder / "base").resolve())
+    assert saved_config.trainable_token_indices == {"model.embed_tokens": list(MARKERS)}
+
+
+def test_evaluate_scores_a_saved_adapter_as_its_merged_model(saved) -> None:
+    folder, _ = saved
+    results = {}
+    for name in ("adapter", "model"):
+        cfg = compose_config(
+            [
+                f"checkpoint={folder / name}",
+                "eval=quick",
+                "~eval.tasks.nq",
+                "~eval.tasks.humaneval",
+                "~eval.tasks.rtp",
+                f"eval.tasks.mmlu.data={EVAL_FIXTURES / 'mmlu'}",
+                "eval.tasks.mmlu.subjects=[anatomy]",
+                f"output_dir={folder / ('eval_' + name)}",
+                f"eval.results_cache={folder / ('cache_' + name)}",
+                f"tracking.uri=sqlite:///{folder / 'mlflow.db'}",
+                f"tracking.artifact_root={folder / 'artifacts'}",
+            ],
+            config_name="evaluate",
+        )
+        results[name] = evaluate(cfg)
+    assert results["adapter"][metrics.MMLU_ACC] == results["model"][metrics.MMLU_ACC]
+    assert results["adapter"][metrics.MMLU_ACC_MACRO] == results["model"][metrics.MMLU_ACC_MACRO]
 
 
 def test_planner_gives_gradients_and_optimizer_states_to_trainable_weights_only() -> None:
