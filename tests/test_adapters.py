@@ -189,3 +189,18 @@ def test_planner_gives_gradients_and_optimizer_states_to_trainable_weights_only(
         if torch.is_tensor(t) and t.dim() > 0
     )
     assert held == planned["optimizer"]
+
+
+def test_resume_restores_the_random_state_dropout_draws_from_at_the_first_batch() -> None:
+    # LoRA's dropout (and GPT-2's) draws from torch's generator: a resumed run must draw the masks
+    # the uninterrupted one drew, though building the train loader draws numbers in between.
+    lm = adapted_lm()
+    checkpoint: dict = {}
+    lm.on_save_checkpoint(checkpoint)
+    uninterrupted = torch.rand(4)
+    lm.on_load_checkpoint(checkpoint)
+    torch.rand(7)  # e.g. the loader's base seed, drawn after the checkpoint is loaded
+    lm.on_train_batch_start(batch_with_markers(), 0)
+    assert torch.equal(torch.rand(4), uninterrupted)
+    lm.on_train_batch_start(batch_with_markers(), 1)  # only once: later batches draw on
+    assert not torch.equal(torch.rand(4), uninterrupted)

@@ -15,10 +15,10 @@ from transformers import PreTrainedModel
 
 from imitate import metrics
 from imitate.data.format import IGNORE_INDEX
-from imitate.model import adapters, flops, parallel
+from imitate.model import adapters, checkpoints, flops, parallel
 from imitate.model.adapters import AdapterConfig
 from imitate.model.backbones import DEFAULT_CACHE, local_weights
-from imitate.model.checkpoints import MLFLOW_RUN_ID, TOKENS_SEEN_KEY
+from imitate.model.checkpoints import MLFLOW_RUN_ID, RNG_STATES_KEY, TOKENS_SEEN_KEY
 from imitate.model.loss import SupervisedProjection, full_logits_loss, full_logits_output
 from imitate.model.optim import OptimConfig, build_optimizer, build_scheduler
 
@@ -58,6 +58,7 @@ class ImitationLM(pl.LightningModule):
         self.val_loss = MeanMetric()
         self.val_perplexity = Perplexity(ignore_index=IGNORE_INDEX)
         self._tokens_seen = 0
+        self._resumed_rng: list[dict] | None = None
         self._step_losses: list[torch.Tensor] = []
         self._step_tokens: list[torch.Tensor] = []
         self._seq_len = 0
@@ -134,9 +135,17 @@ class ImitationLM(pl.LightningModule):
         # and the same token count.
         checkpoint[MLFLOW_RUN_ID] = getattr(self.logger, "run_id", None)
         checkpoint[TOKENS_SEEN_KEY] = self._tokens_seen
+        checkpoint[RNG_STATES_KEY] = checkpoints.rng_states_of_every_rank()  # a collective
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._tokens_seen = checkpoint.get(TOKENS_SEEN_KEY, 0)
+        # Set at the first batch, not now: building the train loader draws random numbers too.
+        self._resumed_rng = checkpoint.get(RNG_STATES_KEY)
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        if self._resumed_rng is not None:  # dropout masks (LoRA's, GPT-2's) as if never stopped
+            checkpoints.restore_rng_state(self._resumed_rng)
+            self._resumed_rng = None
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         output = self(batch)
