@@ -33,6 +33,7 @@ from imitate.data.format import ChatFormat
 from imitate.data.leakage import LeakageConfig
 from imitate.data.overlap import DiversityConfig
 from imitate.data.source_formats import SourceConfig
+from imitate.model.adapters import AdapterConfig
 from imitate.model.checkpoints import CheckpointConfig
 from imitate.model.optim import OptimConfig
 from imitate.model.parallel import ParallelConfig
@@ -86,6 +87,7 @@ SCHEMAS: dict[str, Any] = {
     "parallel": ParallelConfig,
     "checkpoint": CheckpointConfig,
     "progress": ProgressConfig,
+    "adapter": AdapterConfig,
 }
 TRAIN = SchemaSet(SCHEMAS)
 EVALUATE = SchemaSet({"llm": Target()})

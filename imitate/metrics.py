@@ -13,6 +13,8 @@ VAL_PERPLEXITY = "val/perplexity"
 LEARNING_RATE = "train/lr"
 TOKENS_PER_SECOND = "train/tokens_per_s"
 TOKENS_SEEN = "train/tokens_seen"
+TRAINABLE_PARAMS = "train/trainable_params"  # weights the optimizer updates (adapter=lora: a few)
+TRAINABLE_FRACTION = "train/trainable_fraction"  # of all the backbone's weights
 
 HELDOUT_LOSS = "heldout/loss"
 HELDOUT_PERPLEXITY = "heldout/perplexity"
@@ -124,6 +126,7 @@ UNITS = {
     LEARNING_RATE: "lr",
     TOKENS_PER_SECOND: "tokens/s",
     TOKENS_SEEN: "tokens",
+    TRAINABLE_PARAMS: "count",
     HELDOUT_PERPLEXITY: "ppl",
     VAL_PERPLEXITY: "ppl",
     HUMAN_RATINGS: "count",

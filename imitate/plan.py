@@ -5,7 +5,9 @@ Run: ``python -m imitate.plan model=llama_7b plan.gpu=h100`` for one cell, or
 8×H100) in conf/plan.yaml. The model is built on the meta device: nothing is downloaded.
 
 Memory model (bytes per GPU; b micro-batch, T sequence, h hidden, I MLP width, V vocabulary):
-weights, gradients and the optimizer's two fp32 moments, divided by the world size under FSDP
+weights, gradients and the optimizer's two fp32 moments (gradients and moments only for the
+trainable weights: under ``adapter=lora`` the LoRA matrices and role-marker rows), divided by the
+world size under FSDP
 (whose sharded master weights are fp32), plus FSDP's unsharded working copies (two blocks in
 flight and the root); activations per layer ≈ b·T·(e·(12h + 4I) + 16h) with e the compute dtype's
 bytes (fused attention, so no T² scores; RMS/LayerNorm upcasts to fp32), or e·b·T·h per layer
@@ -15,6 +17,7 @@ plus one layer's activations with activation checkpointing; and the loss's logit
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import hydra
@@ -25,7 +28,9 @@ from transformers import PreTrainedModel
 
 from imitate.config_hints import run_with_hints
 from imitate.config_schema import checked_task
-from imitate.model import flops
+from imitate.data.format import ChatFormat
+from imitate.model import adapters, flops
+from imitate.model.adapters import AdapterConfig
 from imitate.model.backbones import dtype_named
 from imitate.model.parallel import decoder_block_classes
 
@@ -45,6 +50,7 @@ class ModelShape:
     vocab: int
     max_positions: int | None
     heads: int
+    trainable: int | None = None  # weights with gradients and optimizer states; None: all
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,22 @@ def meta_model(backbone_cfg: DictConfig) -> PreTrainedModel:
     return instantiate(backbone_cfg, device="meta")
 
 
-def model_shape(backbone_cfg: DictConfig) -> ModelShape:
-    """Counts from the real architecture, built on the meta device."""
-    return shape_of(meta_model(backbone_cfg))
+def model_shape(backbone_cfg: DictConfig, adapter: AdapterConfig | None = None) -> ModelShape:
+    """Counts from the real architecture, built on the meta device (and wrapped by ``adapter``)."""
+    shape = shape_of(meta_model(backbone_cfg))
+    if adapter is None or not adapter.enabled:
+        return shape
+    return dataclasses.replace(shape, trainable=trainable_under(backbone_cfg, adapter))
+
+
+def trainable_under(backbone_cfg: DictConfig, adapter: AdapterConfig) -> int:
+    """Trainable weights of the adapted model, on the meta device. Which rows the role markers
+    get does not change the count: the vocabulary's last rows stand in for them."""
+    model = meta_model(backbone_cfg)
+    vocab = model.get_input_embeddings().num_embeddings
+    markers = len(ChatFormat().markers())
+    adapted = adapters.wrap(model, adapter, range(vocab - markers, vocab))
+    return adapters.trainable_parameters(adapted)[0]
 
 
 def shape_of(model: PreTrainedModel) -> ModelShape:
@@ -91,6 +110,7 @@ def memory_per_device(shape: ModelShape, setup: Setup) -> dict[str, float]:
     """Bytes per device by kind; ``activations`` without and ``activations_checkpointed`` with."""
     shards = setup.world_size if setup.strategy == "fsdp" else 1
     state = shape.params * setup.storage_bytes / shards
+    trainable = shape.params if shape.trainable is None else shape.trainable
     working = 0.0
     if setup.strategy == "fsdp":  # gathered compute copies: 2 blocks in flight + the root
         working = (2 * shape.block_params + shape.root_params) * setup.compute_bytes
@@ -100,8 +120,8 @@ def memory_per_device(shape: ModelShape, setup: Setup) -> dict[str, float]:
     logits_bytes = 12 + (e if e != 4 else 0)  # the (upcast) logits, log-softmax, their gradient
     return {
         "weights": state + working,
-        "gradients": state,
-        "optimizer": shape.params * _OPTIMIZER_BYTES / shards,
+        "gradients": trainable * setup.storage_bytes / shards,
+        "optimizer": trainable * _OPTIMIZER_BYTES / shards,
         "activations": per_layer * shape.layers,
         "activations_checkpointed": tokens * e * shape.hidden * shape.layers + per_layer,
         "logits": tokens * shape.vocab * logits_bytes,
@@ -147,7 +167,10 @@ def report(cfg: DictConfig, name: str = "plan") -> str:
     """The planner's text for one grid cell."""
     setup = setup_of(cfg)  # config errors first, before the model is built
     model = meta_model(cfg.model.backbone)
+    adapter = AdapterConfig(**cfg.adapter)
     shape = shape_of(model)
+    if adapter.enabled:
+        shape = dataclasses.replace(shape, trainable=trainable_under(cfg.model.backbone, adapter))
     gpu = flops.accelerator_named(cfg.plan.gpu)
     memory = memory_per_device(shape, setup)
     tokens = cfg.plan.tokens or cfg.data.max_tokens * cfg.trainer.max_epochs
@@ -161,6 +184,11 @@ def report(cfg: DictConfig, name: str = "plan") -> str:
         f"{setup.micro_batch} × {setup.seq_len} tokens",
         "   per GPU (GiB): " + ", ".join(f"{k} {v / flops.GIB:.1f}" for k, v in memory.items()),
     ]
+    if shape.trainable is not None:
+        lines.append(
+            f"   adapter {adapter.method} (rank {adapter.rank}): {shape.trainable / 1e6:.1f}M "
+            f"trainable ({shape.trainable / shape.params:.2%}): gradients and optimizer states"
+        )
     for checkpointing in (False, True):
         need = total(memory, checkpointing)
         fits = "fits" if need < 0.9 * gpu.memory_bytes else "DOES NOT FIT"

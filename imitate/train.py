@@ -20,7 +20,8 @@ from imitate.eval.results import before_after_table, log_results
 from imitate.eval.tasks import run_tasks
 from imitate.llm.hf import HFClient
 from imitate.metric_log import log_metrics
-from imitate.model import checkpoints, parallel
+from imitate.model import adapters, checkpoints, parallel
+from imitate.model.adapters import AdapterConfig
 from imitate.model.backbones import count_parameters
 from imitate.model.module import ImitationLM
 from imitate.model.optim import OptimConfig
@@ -48,6 +49,7 @@ def run(cfg: DictConfig) -> float:
     log.info("\n%s", render_markdown(datamodule.card))
 
     backbone_factory = functools.partial(instantiate, cfg.model.backbone)
+    adapter = AdapterConfig(**cfg.adapter)
     lm = ImitationLM(
         backbone_factory,
         OptimConfig(**cfg.optim),
@@ -56,6 +58,8 @@ def run(cfg: DictConfig) -> float:
         weights=cfg.model.backbone.weights,
         weights_cache_dir=cfg.model.backbone.cache_dir,
         supervised_logits_only=cfg.loss.supervised_logits_only,
+        adapter=adapter,
+        role_token_ids=tuple(tokenizer.convert_tokens_to_ids(chat_format.markers())),
     )
     checkpointing = checkpoints.CheckpointConfig(**cfg.checkpoint)
     resume = checkpoints.resume_point(checkpointing, cfg.resume) or _resume_sweep_cell(
@@ -65,6 +69,7 @@ def run(cfg: DictConfig) -> float:
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     parameters = count_parameters(backbone_factory(device="meta"))  # a sweep cell's size tag
     tags = mlflow_run.run_tags(dict(choices)) | cells.cell_tags(cfg, dict(choices), parameters)
+    tags[cells.TAG_ADAPTER] = adapter.method
     continued = resume.mlflow_run_id if resume else None  # a resumed job continues its run
     logger = mlflow_run.rank_zero_mlflow_logger(cfg.tracking, cfg.run_name, tags, continued)
     client, run_id = logger.experiment, logger.run_id
@@ -90,6 +95,7 @@ def run(cfg: DictConfig) -> float:
     )
     log_data_card(client, run_id, datamodule.card)
     log_metrics(client, run_id, datamodule.stats)
+    log_metrics(client, run_id, trainable_metrics(lm.unsharded_twin()))
     # Re-seed: loading a tokenizer or converting a GGUF may have drawn random numbers, and the
     # backbone is initialised inside fit(); the same seed must give the same run either way.
     pl.seed_everything(cfg.seed, workers=True)
@@ -169,8 +175,22 @@ def stop_at_end_of_reply(model, encoder: ConversationEncoder) -> None:
     model.generation_config.eos_token_id = sorted(e for e in ends if e is not None)
 
 
+def trainable_metrics(model) -> dict[str, float]:
+    """What the optimizer will update, counted on the model as built (on the meta device)."""
+    trainable, total = adapters.trainable_parameters(model)
+    return {metrics.TRAINABLE_PARAMS: trainable, metrics.TRAINABLE_FRACTION: trainable / total}
+
+
 def save_model(lm: ImitationLM, tokenizer, model_dir: Path) -> Path:
-    return checkpoints.save_pretrained(lm.backbone, tokenizer, model_dir)  # gathers FSDP shards
+    """model/ (gathered from FSDP shards); under an adapter also adapter/ beside it, and model/
+    holds the merged weights unless ``adapter.save_merged`` is false (then adapter/ is returned)."""
+    if not adapters.is_adapted(lm.backbone):
+        return checkpoints.save_pretrained(lm.backbone, tokenizer, model_dir)
+    merged = model_dir if lm.adapter.save_merged else None
+    adapter_dir = model_dir.parent / adapters.ADAPTER_DIR
+    return adapters.save(
+        lm.backbone, tokenizer, adapter_dir, merged, lm.unsharded_twin, lm.base_weights_dir()
+    )
 
 
 def _hydra_dir(output_dir: Path) -> Path | None:

@@ -19,6 +19,7 @@ from imitate.data.format import ChatFormat
 from imitate.data.leakage import LeakageConfig
 from imitate.data.overlap import DiversityConfig
 from imitate.data.source_formats import FieldMap, SourceConfig
+from imitate.model.adapters import AdapterConfig
 from imitate.model.checkpoints import CheckpointConfig
 from imitate.model.optim import OptimConfig
 from imitate.model.parallel import ParallelConfig
@@ -32,6 +33,7 @@ TYPOS = [
     ("checkpoint", CheckpointConfig, "every_n_step", "every_n_steps"),
     ("loss", LossConfig, "supervised_logit_only", "supervised_logits_only"),
     ("batch", BatchConfig, "global_sise", "global_size"),
+    ("adapter", AdapterConfig, "rnak", "rank"),
     ("data.chat_format", ChatFormat, "assistent", "assistant"),
     ("data.clean", CleanConfig, "dedupe_exct", "dedupe_exact"),
     ("data.clean.dedupe_near_queries", NearDuplicateConfig, "bleu_treshold", "bleu_threshold"),

@@ -19,7 +19,7 @@ from imitate.config_schema import check_values
 from tests.conftest import REPO, compose_config
 
 CONF = REPO / "conf"
-ROOT_GROUPS = {"data", "model", "trainer", "eval", "tracking"}
+ROOT_GROUPS = {"data", "model", "trainer", "adapter", "eval", "tracking"}
 PRIMARY = {"train", "evaluate", "plan", "judging", "generate"}
 # The imitation half's groups, composed in the root whose code reads them (and checked there).
 GROUP_ROOTS = {
@@ -225,6 +225,17 @@ PAPER_EXPERIMENTS = [
     "nq_synthetic_13b",
 ]
 DATA_OPTIONS = ["sharegpt", "sharegpt_mix", "nq_synthetic"]
+
+
+def test_the_lora_experiment_is_sharegpt_7b_with_adapters_on_one_gpu() -> None:
+    full = _compose_with_hydra("train", ["+experiment=sharegpt_7b"])
+    lora = _compose_with_hydra("train", ["+experiment=sharegpt_7b_lora"])
+    assert lora.hydra.runtime.choices.adapter == "lora" and full.adapter.method == "none"
+    assert list(lora.adapter.target_modules) == list(lora.model.lora_targets)
+    assert (lora.optim.lr, lora.optim.scale_by_param_rms) == (2e-4, False)
+    assert (lora.trainer.devices, lora.trainer.precision) == (1, "bf16-mixed")
+    for key in ("data", "model.backbone", "eval", "batch.global_size", "optim.warmup_steps"):
+        assert OmegaConf.select(lora, key) == OmegaConf.select(full, key), key
 
 
 def _leaves(tree: dict, prefix: str = ""):

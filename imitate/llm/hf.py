@@ -179,13 +179,24 @@ def load_hf_client(
 
 
 def load_checkpoint(checkpoint: str):
-    """A `save_pretrained` folder (model/ in a training run's outputs) -> (model, tokenizer)."""
+    """A `save_pretrained` folder (model/ in a training run's outputs) -> (model, tokenizer).
+
+    An adapter folder (adapter/ of an `adapter=lora` run) is loaded with peft onto the base it
+    names, its vocabulary grown to the saved tokenizer's, and merged.
+    """
+    from peft.utils import CONFIG_NAME as ADAPTER_CONFIG
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(checkpoint).expanduser()
+    if (path / ADAPTER_CONFIG).is_file():
+        from peft import AutoPeftModelForCausalLM
+
+        adapted = AutoPeftModelForCausalLM.from_pretrained(path)
+        return adapted.merge_and_unload(), AutoTokenizer.from_pretrained(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
-            f"checkpoint={checkpoint!r} is not a saved model dir (no config.json); point it at "
-            "the model/ folder a training run printed"
+            f"checkpoint={checkpoint!r} is not a saved model dir (no config.json) nor an adapter "
+            f"dir (no {ADAPTER_CONFIG}); point it at the model/ or adapter/ folder a training "
+            "run printed"
         )
     return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)

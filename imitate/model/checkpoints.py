@@ -19,6 +19,7 @@ from typing import cast
 
 import torch
 import torch.distributed as dist
+from peft import PeftModel
 from pytorch_lightning.callbacks import ModelCheckpoint
 from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MLFLOW_RUN_ID = "imitate_mlflow_run_id"  # keys in the checkpoint dict
 TOKENS_SEEN_KEY = "imitate_tokens_seen"
+RNG_STATES_KEY = "imitate_rng_states"  # one per rank: dropout (LoRA's, GPT-2's) continues exactly
 _SHARDED_COMPLETE_MARKERS = (".metadata", "meta.pt")  # DCP's index, then Lightning's (rank 0, last)
 _FILENAME = "{step}"  # ModelCheckpoint names it step=N.ckpt
 # step=N.ckpt, or step=N-vK.ckpt: Lightning's name for step N saved again
@@ -153,6 +155,34 @@ def _step_of(path: Path) -> int:
     return int(match.group(1))
 
 
+def rng_states_of_every_rank() -> list[dict]:
+    """Each rank's torch generators (CPU, CUDA), where dropout draws from; every rank calls it."""
+    state = {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    if not (dist.is_available() and dist.is_initialized()):
+        return [state]
+    states: list = [None] * dist.get_world_size()
+    dist.all_gather_object(states, state)
+    return states
+
+
+def restore_rng_state(states: list[dict] | None) -> None:
+    """This rank's generators as ``rng_states_of_every_rank`` saved them (nothing if none saved)."""
+    if not states:
+        return
+    if len(states) != (world := dist.get_world_size() if dist.is_initialized() else 1):
+        log.warning(
+            "resume: RNG states of %d ranks saved, %d now; not restored", len(states), world
+        )
+        return
+    state = states[_rank()]
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def full_state_dict(model: PreTrainedModel) -> dict[str, torch.Tensor]:
     """The whole model's weights on CPU: gathered from shards under FSDP (all ranks must call)."""
     if not any(isinstance(p, DTensor) for p in model.parameters()):
@@ -180,7 +210,8 @@ def consolidate(checkpoint: Path, empty_model: PreTrainedModel, out_dir: Path) -
     """A sharded checkpoint folder -> one HF folder, in one process, without a process group.
 
     ``empty_model`` is the backbone as the run built it (same config and vocabulary; on the meta
-    device is best): the consolidated weights are assigned into it, then saved.
+    device is best): the consolidated weights are assigned into it, then saved. A run's
+    ``PeftModel`` (``adapter=lora``) is merged first, so the folder serves like any other.
     """
     from torch.distributed.checkpoint import FileSystemReader
     from torch.distributed.checkpoint.default_planner import _EmptyStateDictLoadPlanner
@@ -203,6 +234,8 @@ def consolidate(checkpoint: Path, empty_model: PreTrainedModel, out_dir: Path) -
     }
     require_free_disk(out_dir, sum(t.numel() * t.element_size() for t in weights.values()))
     empty_model.load_state_dict(weights, assign=True, strict=False)
+    if isinstance(empty_model, PeftModel):
+        empty_model = empty_model.merge_and_unload()
     empty_model.tie_weights()
     empty_model.save_pretrained(out_dir)
     return out_dir.resolve()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -14,11 +15,12 @@ from transformers import PreTrainedModel
 
 from imitate import metrics
 from imitate.data.format import IGNORE_INDEX
-from imitate.model import flops, parallel
-from imitate.model.checkpoints import MLFLOW_RUN_ID, TOKENS_SEEN_KEY
+from imitate.model import adapters, checkpoints, flops, parallel
+from imitate.model.adapters import AdapterConfig
+from imitate.model.checkpoints import MLFLOW_RUN_ID, RNG_STATES_KEY, TOKENS_SEEN_KEY
 from imitate.model.loss import SupervisedProjection, full_logits_loss, full_logits_output
 from imitate.model.optim import OptimConfig, build_optimizer, build_scheduler
-from imitate.pretrained import DEFAULT_CACHE
+from imitate.pretrained import DEFAULT_CACHE, local_weights
 
 
 class ImitationLM(pl.LightningModule):
@@ -37,6 +39,8 @@ class ImitationLM(pl.LightningModule):
         weights: str | None = None,
         weights_cache_dir: str = DEFAULT_CACHE,
         supervised_logits_only: bool = True,
+        adapter: AdapterConfig | None = None,
+        role_token_ids: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         self.backbone_factory = backbone_factory
@@ -46,12 +50,15 @@ class ImitationLM(pl.LightningModule):
         # The backbone config's weights and cache: FSDP reads pretrained weights shard by shard.
         self.weights, self.weights_cache_dir = weights, weights_cache_dir
         self.supervised_logits_only = supervised_logits_only
+        # adapter=lora: the backbone is wrapped by peft; role_token_ids are the rows it trains.
+        self.adapter, self.role_token_ids = adapter or AdapterConfig(), tuple(role_token_ids)
         self.flops_per_token: float | None = None
         self.model: PreTrainedModel | None = None
         self._train_loss: Callable[[PreTrainedModel, dict], torch.Tensor] = full_logits_loss
         self.val_loss = MeanMetric()
         self.val_perplexity = Perplexity(ignore_index=IGNORE_INDEX)
         self._tokens_seen = 0
+        self._resumed_rng: list[dict] | None = None
         self._step_losses: list[torch.Tensor] = []
         self._step_tokens: list[torch.Tensor] = []
         self._seq_len = 0
@@ -78,12 +85,29 @@ class ImitationLM(pl.LightningModule):
                 self.parallel_config,
                 strategy.root_device,
                 self.vocab_size,
+                adapt=self._adapt if self.adapter.enabled else None,
             )
         else:
-            self.model = parallel.resized(self.backbone_factory(), self.vocab_size)
+            self.model = self._adapt(parallel.resized(self.backbone_factory(), self.vocab_size))
         self.model.train()  # from_pretrained returns eval mode; Lightning only toggles the root
         if self.supervised_logits_only:  # after resizing and sharding: the final output head
             self._train_loss = SupervisedProjection(self.model).loss
+
+    def _adapt(self, model: PreTrainedModel) -> PreTrainedModel:
+        return adapters.wrap(model, self.adapter, self.role_token_ids)
+
+    def unsharded_twin(self) -> PreTrainedModel:
+        """The backbone as this module builds it, unsharded and on the meta device: what a gathered
+        state dict is assigned into (saving an FSDP-trained adapter)."""
+        empty = parallel.resized(self.backbone_factory(device="meta"), self.vocab_size)
+        return self._adapt(empty)
+
+    def base_weights_dir(self) -> str | None:
+        """The base weights as a saved adapter names them (a local folder or hub id; None: random)."""
+        if self.weights is None:
+            return None
+        local = Path(local_weights(self.weights, self.weights_cache_dir))
+        return str(local.resolve()) if local.exists() else str(local)
 
     def forward(self, batch: dict[str, torch.Tensor]):
         return full_logits_output(self.backbone, batch)
@@ -111,9 +135,17 @@ class ImitationLM(pl.LightningModule):
         # and the same token count.
         checkpoint[MLFLOW_RUN_ID] = getattr(self.logger, "run_id", None)
         checkpoint[TOKENS_SEEN_KEY] = self._tokens_seen
+        checkpoint[RNG_STATES_KEY] = checkpoints.rng_states_of_every_rank()  # a collective
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._tokens_seen = checkpoint.get(TOKENS_SEEN_KEY, 0)
+        # Set at the first batch, not now: building the train loader draws random numbers too.
+        self._resumed_rng = checkpoint.get(RNG_STATES_KEY)
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        if self._resumed_rng is not None:  # dropout masks (LoRA's, GPT-2's) as if never stopped
+            checkpoints.restore_rng_state(self._resumed_rng)
+            self._resumed_rng = None
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         output = self(batch)
@@ -168,7 +200,9 @@ class ImitationLM(pl.LightningModule):
         return max(1, int(self.trainer.estimated_stepping_batches))
 
     def configure_optimizers(self):
-        optimizer = build_optimizer(self.backbone.parameters(), self.optim_config)
+        # Only what trains gets optimizer states: under an adapter, a fraction of the weights.
+        trainable = [p for p in self.backbone.parameters() if p.requires_grad]
+        optimizer = build_optimizer(trainable, self.optim_config)
         # Asked lazily: estimated_stepping_batches builds the train loader, and building it here,
         # before a checkpoint is restored, would make Lightning skip the loader's saved position.
         scheduler = build_scheduler(optimizer, self.optim_config, self._total_steps)

@@ -94,8 +94,20 @@ def build_sharded(
     config: ParallelConfig,
     device: torch.device,
     vocab_size: int | None,
+    adapt: Callable[[PreTrainedModel], PreTrainedModel] | None = None,
 ) -> PreTrainedModel:
-    """The backbone, sharded over ``mesh``; with ``meta_init`` no rank ever holds all of it."""
+    """The backbone, sharded over ``mesh``; with ``meta_init`` no rank ever holds all of it.
+
+    ``adapt`` (an adapter's wrapper) is applied before sharding, as torchtune does: FSDP2 shards
+    the frozen base weights and the trainable adapter weights alike, per block.
+    """
+    if adapt is not None and config.meta_init:
+        # Materialising shard by shard reads the base checkpoint by HF's names and would
+        # re-initialise the adapter's weights with HF's init (LoRA's B must start at zero).
+        raise ValueError(
+            "adapter=lora under trainer=fsdp builds the full model per rank first: set "
+            "parallel.meta_init=false (meta-device init of adapters is not supported yet)"
+        )
     if config.cpu_offload and device.type == "cpu":
         raise ValueError(
             "parallel.cpu_offload=true moves sharded weights, gradients and optimizer states from "
@@ -108,6 +120,8 @@ def build_sharded(
         model = resized(model, vocab_size)  # on meta: the loader writes the new rows
     else:
         model = resized(factory(), vocab_size)
+    if adapt is not None:
+        model = adapt(model)
     # Sharded master weights stay fp32; parallel.param_dtype is what is gathered and computed in.
     model.to(torch.float32)  # type: ignore[arg-type]  # transformers' @wraps(Module.to) hides self
     shard(model, mesh, config)

@@ -42,6 +42,12 @@ class Row:
     metrics: dict[str, float] = field(default_factory=dict)
     budget: int | None = None  # data.max_tokens of an imitation row (the paper's "20M tokens")
     source: str = ""  # teacher rows: measured (an imitate.evaluate run) or reference (typed in)
+    adapter: str = "none"  # imitation rows: none (full fine-tuning, the paper's) or lora
+
+    @property
+    def series(self) -> str:
+        """The line a row belongs to in the figures: one per base model and adapter."""
+        return self.model if self.adapter == "none" else f"{self.model} + {self.adapter}"
 
 
 def resolve_target(client: MlflowClient, target: str) -> tuple[str, str | None, str]:
@@ -131,6 +137,8 @@ def to_row(run: Run) -> Row:
         metrics=values,
         budget=_budget(run) if role == cells.ROLE_IMITATION else None,
         source=(MEASURED if computed_by_imitate(run) else REFERENCE) if teacher else "",
+        # Runs from before adapters existed were full fine-tunes.
+        adapter=tags.get(cells.TAG_ADAPTER, "none") if role == cells.ROLE_IMITATION else "none",
     )
 
 

@@ -40,40 +40,45 @@ class FigureData:
 
 
 def versus_tokens(rows: list[Row], metric_names, name: str, title: str) -> FigureData:
-    """Each metric against imitation tokens, a line per base model, base and teacher as references."""
+    """Each metric against imitation tokens, a line per base model and adapter, base and teacher
+    as references."""
     panels = []
     for metric in metric_names:
         panel = Panel(metric, references=_references(rows, metric))
         for row in _with(rows, cells.ROLE_IMITATION, metric):
             if row.tokens is not None:
-                panel.series.setdefault(row.model, []).append((row.tokens, row.metrics[metric]))
+                panel.series.setdefault(row.series, []).append((row.tokens, row.metrics[metric]))
         panel.series = {k: sorted(v) for k, v in sorted(panel.series.items())}
         panels.append(panel)
     return FigureData(name, title, "imitation tokens", True, panels)
 
 
 def versus_size(rows: list[Row], metric_names, name: str, title: str) -> FigureData:
-    """Each metric against base-model size: imitation at its largest data amount, and the base."""
+    """Each metric against base-model size: imitation at its largest data amount (a line per
+    adapter), and the base."""
     panels = []
     for metric in metric_names:
-        largest: dict[str, Row] = {}
+        largest: dict[tuple[str, str], Row] = {}  # by (adapter, model)
         for row in _with(rows, cells.ROLE_IMITATION, metric):
             if row.parameters is None or row.tokens is None:
                 continue
-            best = largest.get(row.model)
+            best = largest.get((row.adapter, row.model))
             if best is None or row.tokens > (best.tokens or 0):
-                largest[row.model] = row
+                largest[(row.adapter, row.model)] = row
         panel = Panel(metric, references=_teacher(rows, metric))
-        imitation = [
-            (r.parameters, r.metrics[metric]) for r in largest.values() if r.parameters is not None
-        ]
+        for adapter in sorted({adapter for adapter, _ in largest}):
+            imitation = [
+                (r.parameters, r.metrics[metric])
+                for (of, _), r in largest.items()
+                if of == adapter and r.parameters is not None
+            ]
+            with_adapter = "" if adapter == "none" else f" + {adapter}"
+            panel.series[f"imitation{with_adapter} (most data)"] = sorted(imitation)
         base = [
             (r.parameters, r.metrics[metric])
             for r in _with(rows, cells.ROLE_BASE, metric)
             if r.parameters
         ]
-        if imitation:
-            panel.series["imitation (most data)"] = sorted(imitation)
         if base:
             panel.series[BASE_PREFIX + "models"] = sorted(base)
         panels.append(panel)
@@ -105,7 +110,7 @@ def _style_panel(rows: list[Row], metric: str) -> Panel:
     for row in _with(rows, cells.ROLE_IMITATION, metric):
         gain = capability_gain(rows, row)
         if gain is not None:
-            points.setdefault(row.model, []).append((gain, row.metrics[metric], budget_label(row)))
+            points.setdefault(row.series, []).append((gain, row.metrics[metric], budget_label(row)))
     for name, found in sorted(points.items()):
         found.sort(key=lambda p: p[:2])
         panel.series[name] = [(x, y) for x, y, _ in found]

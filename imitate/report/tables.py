@@ -99,10 +99,17 @@ def table2_style(rows: list[Row], published: Sequence[Published] = ()) -> Table:
         used.extend(matches)
         columns.append((label, row_of, matches))
 
-    by_amount = sorted(rows, key=lambda r: (r.model, r.budget or r.tokens or 0, r.tokens or 0))
+    by_amount = sorted(
+        rows, key=lambda r: (r.model, r.adapter, r.budget or r.tokens or 0, r.tokens or 0)
+    )
     for role in (cells.ROLE_BASE, cells.ROLE_IMITATION):
         for row in (r for r in by_amount if r.role == role):
-            matches = [p for p in entries if p.fits(role, row.model, row.data, row.budget)]
+            # The paper fine-tuned every weight: its numbers sit beside our full fine-tunes only.
+            matches = [
+                p
+                for p in entries
+                if row.adapter == "none" and p.fits(role, row.model, row.data, row.budget)
+            ]
             add(_label(row), dict.fromkeys(TABLE2_ROWS, row), matches)
         for entry in (p for p in entries if p.row == role and p not in used):
             add(f"{entry.label} (paper; not run here)", dict.fromkeys(TABLE2_ROWS), [entry])
@@ -159,11 +166,15 @@ def _table1_run(rows: list[Row], role: str, data: str | None, model: str) -> Row
 
 
 def _most(rows: list[Row], model: str, broad: bool) -> Row | None:
-    """The model's imitation run with the most data, on broad data or on NQ-synthetic."""
+    """The model's full fine-tune (the paper's method) with the most data, on broad data or on
+    NQ-synthetic."""
     candidates = [
         r
         for r in rows
-        if r.role == cells.ROLE_IMITATION and r.model == model and (r.data != NQ_SYNTHETIC) == broad
+        if r.role == cells.ROLE_IMITATION
+        and r.model == model
+        and r.adapter == "none"
+        and (r.data != NQ_SYNTHETIC) == broad
     ]
     return max(candidates, key=lambda r: r.tokens or 0, default=None)
 
@@ -186,7 +197,7 @@ def _value(row: Row | None, metric: str) -> float | None:
 def _label(row: Row) -> str:
     if row.role == cells.ROLE_BASE:
         return f"base {row.model}"
-    return f"{row.model} + {budget_label(row)}"
+    return f"{row.series} + {budget_label(row)}"
 
 
 def _header(metric: str) -> str:

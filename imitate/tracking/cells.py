@@ -27,6 +27,7 @@ TAG_GRID = "grid."  # + swept key, e.g. grid.data.max_tokens=512, grid.model=tin
 TAG_PARAMETERS = "model_parameters"  # the base model's size, for plots against base size
 TAG_OUTPUT_DIR = "output_dir"  # where the cell's outputs live
 TAG_CHECKPOINT_DIR = "checkpoint_dir"  # where its checkpoints live: a rerun resumes from there
+TAG_ADAPTER = "adapter"  # none (full fine-tuning) | lora: every training run carries it
 
 # Top-level keys that say where results go or how the sweep is wired, not what is computed.
 RUN_SPECIFIC = ("run_name", "tracking", "resume", "reference")

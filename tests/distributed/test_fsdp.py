@@ -23,10 +23,14 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from mlflow.tracking import MlflowClient
+from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from imitate import metrics
+from imitate.model import adapters
+from imitate.model.adapters import AdapterConfig
 from imitate.model.checkpoints import consolidate, is_complete, newest_complete
+from imitate.model.parallel import resized
 from tests.conftest import compose_config
 
 pytestmark = pytest.mark.slow
@@ -50,6 +54,9 @@ FSDP = [
     "parallel.param_dtype=float32",  # CPUs: compare in fp32
     "parallel.meta_init=false",  # same random init as the single process (meta init is per shard)
 ]
+
+
+LORA = ["adapter=lora"]  # tiny_llama's every block linear layer + the role-marker rows
 
 
 def _command(name: str, workdir: Path, overrides: list[str], processes: int) -> list[str]:
@@ -127,6 +134,44 @@ def fsdp(workdir) -> dict[int, float]:
     return _losses(workdir, "fsdp")
 
 
+@pytest.fixture(scope="module")
+def lora_single(workdir) -> dict[int, float]:
+    _run("lora_single", workdir, LORA, processes=1)
+    return _losses(workdir, "lora_single")
+
+
+@pytest.fixture(scope="module")
+def lora_fsdp(workdir) -> dict[int, float]:
+    _run("lora_fsdp", workdir, [*FSDP, *LORA], processes=2)
+    return _losses(workdir, "lora_fsdp")
+
+
+def test_fsdp_lora_trains_the_adapter_and_saves_it_and_the_merged_model(
+    workdir, lora_single, lora_fsdp, single, tmp_path
+) -> None:
+    # FSDP2 shards the frozen base and the LoRA weights alike (torchtune's way); same curve as
+    # one process, and the saved adapter holds only what trained.
+    assert len(lora_single) == STEPS
+    assert lora_fsdp == pytest.approx(lora_single, rel=5e-3)
+    assert lora_fsdp != pytest.approx(single, rel=1e-3)  # not full fine-tuning
+    adapter = load_file(workdir / "lora_fsdp" / "adapter" / "adapter_model.safetensors")
+    assert adapter and all("lora_" in key or "trainable_tokens" in key for key in adapter)
+    # The merged model/ the FSDP run saved (gathered from its live shards, merged by peft) is
+    # the merge of its last sharded checkpoint, consolidated offline.
+    cfg = compose_config([*COMMON, *LORA])
+    markers = range(49152, 49155)  # SmolLM2's vocabulary + imitate's 3 role markers
+    with torch.device("meta"):
+        empty = adapters.wrap(
+            resized(instantiate(cfg.model.backbone), 49155), AdapterConfig(**cfg.adapter), markers
+        )
+    final = workdir / "lora_fsdp" / "checkpoints" / f"step={STEPS}.ckpt"
+    offline = AutoModelForCausalLM.from_pretrained(consolidate(final, empty, tmp_path / "hf"))
+    merged = AutoModelForCausalLM.from_pretrained(workdir / "lora_fsdp" / "model")
+    ids = torch.randint(0, 49155, (2, 32), generator=torch.manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(merged(ids).logits, offline(ids).logits, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("model", ["tiny_gpt2"])
 def test_fsdp_gpt2_matches_one_process(workdir, model) -> None:
     _run(f"single_{model}", workdir, [f"model={model}"], processes=1)
@@ -179,13 +224,18 @@ def test_meta_init_reads_pretrained_weights_shard_by_shard(workdir) -> None:
     assert sharded == pytest.approx(single, rel=5e-3)
 
 
+@pytest.mark.parametrize("adapter", ["none", "lora"])
 @pytest.mark.parametrize("processes", [1, 2])
 def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(
-    workdir, processes, request
+    workdir, processes, adapter, request
 ) -> None:
-    # Weights, optimizer, scheduler and each rank's place in the shuffled data must all come back.
-    name, overrides = (f"killed_{processes}", FSDP if processes > 1 else CHECKPOINTS)
-    uninterrupted = request.getfixturevalue("fsdp" if processes > 1 else "single")
+    # Weights (adapter weights under LoRA), optimizer, scheduler and each rank's place in the
+    # shuffled data must all come back.
+    lora = adapter == "lora"
+    name = f"killed_{processes}" + ("_lora" if lora else "")
+    overrides = (FSDP if processes > 1 else CHECKPOINTS) + (LORA if lora else [])
+    uninterrupted_name = ("lora_" if lora else "") + ("fsdp" if processes > 1 else "single")
+    uninterrupted = request.getfixturevalue(uninterrupted_name)
     command = _command(name, workdir, overrides, processes)
     job = subprocess.Popen(
         command,
@@ -195,7 +245,7 @@ def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(
         stderr=subprocess.DEVNULL,
     )
     checkpoints = workdir / name / "checkpoints"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 600  # 2 processes on a busy 2-core machine take minutes
     while newest_complete(checkpoints) is None and job.poll() is None:
         assert time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.05)
@@ -213,7 +263,6 @@ def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(
     losses, resumed_at = _losses(workdir, name), int(killed_at.stem.split("=")[1])
     assert set(range(resumed_at, STEPS)) <= losses.keys()
     assert losses == pytest.approx({step: uninterrupted[step] for step in losses}, rel=1e-5)
-    uninterrupted_name = "fsdp" if processes > 1 else "single"
     tokens = _final(workdir, name, metrics.TOKENS_SEEN)  # counted on from the checkpoint
     assert tokens == _final(workdir, uninterrupted_name, metrics.TOKENS_SEEN) > 0
 
