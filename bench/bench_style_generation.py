@@ -28,11 +28,11 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from imitate.eval.generations import generate_replies
 
 from imitate.config_schema import register as register_train_schema
 from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tokens
 from imitate.data.report import DataReport
-from imitate.eval.generations import generate_replies
 from imitate.llm.base import GenerationRequest, user_turn
 from imitate.llm.hf import HFClient
 from imitate.model import parallel

@@ -80,7 +80,7 @@ def trainable_under(backbone_cfg: DictConfig, adapter: AdapterConfig) -> int:
     """Trainable weights of the adapted model, on the meta device. Which rows the role markers
     get does not change the count: the vocabulary's last rows stand in for them."""
     model = meta_model(backbone_cfg)
-    vocab = model.get_input_embeddings().num_embeddings
+    vocab = int(model.config.vocab_size)  # meta_model builds from the config, unresized
     markers = len(ChatFormat().markers())
     adapted = adapters.wrap(model, adapter, range(vocab - markers, vocab))
     return adapters.trainable_parameters(adapted)[0]

@@ -64,7 +64,7 @@ def wrap(
     require_targets(model, config.target_modules)
     lora = LoraConfig(
         r=config.rank,
-        lora_alpha=config.alpha,
+        lora_alpha=config.alpha,  # type: ignore[arg-type]  # peft says int; it scales by alpha / r, a float
         lora_dropout=config.dropout,
         target_modules=list(config.target_modules),
         trainable_token_indices=_token_rows(model, role_token_ids),
@@ -113,11 +113,11 @@ def is_adapted(model: nn.Module) -> bool:
 
 
 def save(
-    model: PeftModel,
+    model: nn.Module,
     tokenizer,
     adapter_dir: Path,
     merged_dir: Path | None,
-    unsharded: Callable[[], PeftModel],
+    unsharded: Callable[[], nn.Module],
     base_weights: str | None,
 ) -> Path:
     """The adapter (and, with ``merged_dir``, the merged model); returns what serves: the merged
@@ -132,9 +132,11 @@ def save(
         if state is not None:
             model = unsharded()
             model.load_state_dict(state, assign=True)
+        if not isinstance(model, PeftModel):
+            raise TypeError(f"adapters.save: expected a peft model, got {type(model).__name__}")
         model.peft_config["default"].base_model_name_or_path = base_weights
         require_free_disk(adapter_dir, _trainable_bytes(model))
-        model.save_pretrained(adapter_dir)
+        model.save_pretrained(str(adapter_dir))
         tokenizer.save_pretrained(adapter_dir)  # its vocabulary sizes the base when loaded
         if merged_dir is not None:
             merged = model.merge_and_unload()

@@ -183,7 +183,7 @@ def restore_rng_state(states: list[dict] | None) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def full_state_dict(model: PreTrainedModel) -> dict[str, torch.Tensor]:
+def full_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The whole model's weights on CPU: gathered from shards under FSDP (all ranks must call)."""
     if not any(isinstance(p, DTensor) for p in model.parameters()):
         return {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -32,7 +32,7 @@ class ImitationLM(pl.LightningModule):
 
     def __init__(
         self,
-        backbone_factory: Callable[[], PreTrainedModel],
+        backbone_factory: Callable[..., PreTrainedModel],
         optim: OptimConfig,
         vocab_size: int | None = None,
         parallel_config: parallel.ParallelConfig | None = None,
