@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import shutil
 import warnings
 from pathlib import Path
@@ -11,12 +10,13 @@ import pytest
 from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.errors import ConfigCompositionException
 from hydra.experimental.callback import Callback
-from hydra.utils import get_object, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from imitate.config_hints import config_error_hints
 from imitate.config_schema import check_values
 from tests.conftest import REPO, compose_config
+from tests.support.config_targets import bind, targets
 
 CONF = REPO / "conf"
 ROOT_GROUPS = {"data", "model", "trainer", "adapter", "eval", "tracking"}
@@ -36,16 +36,6 @@ BASES = {
     "data/base": "data",
     "llm/base": "llm",
 }  # folders of files that options include at their own package
-# kwargs the code passes at call time, so the YAML legitimately leaves them out
-CALL_TIME_KWARGS = {
-    "logger",
-    "callbacks",
-    "default_root_dir",
-    "micro_batch_size",
-    "seed",
-    "strategy",
-    "plugins",
-}
 
 
 def config_files() -> list[str]:
@@ -81,9 +71,8 @@ def test_config_file_composes_and_targets_bind(relative: str) -> None:
         cfg = compose_config(overrides, config_name=config_name)
     assert not [str(w.message) for w in caught if "deprecated" in str(w.message)]
     container = OmegaConf.to_container(cfg, resolve=False)
-    targets = list(_targets(container, ""))
-    for where, node in targets:
-        _bind(where, node)
+    for where, node in targets(container, ""):
+        bind(where, node)
     if "output_dir" in cfg:
         with open_dict(cfg):
             cfg.output_dir = "/tmp/imitate-config-test"  # Hydra's runtime dir, absent under compose
@@ -122,29 +111,6 @@ def test_unknown_group_option_lists_valid_options() -> None:
 def test_unknown_key_is_refused() -> None:
     with pytest.raises(ConfigCompositionException, match="blok_size"):
         compose_config(["data.blok_size=3"])
-
-
-def _targets(node, where: str):
-    if isinstance(node, dict):
-        if "_target_" in node:
-            yield where, node
-        for key, value in node.items():
-            yield from _targets(value, f"{where}.{key}" if where else str(key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _targets(value, f"{where}[{index}]")
-
-
-def _bind(where: str, node: dict) -> None:
-    target = get_object(node["_target_"])
-    kwargs = {k: v for k, v in node.items() if not k.startswith("_") and k not in CALL_TIME_KWARGS}
-    signature = inspect.signature(target)
-    try:
-        signature.bind_partial(**kwargs)
-    except TypeError as err:
-        raise AssertionError(
-            f"{where}: {node['_target_']} does not accept {sorted(kwargs)}: {err}"
-        ) from err
 
 
 def test_unknown_key_hint_lists_valid_keys_and_the_close_match() -> None:

@@ -16,7 +16,7 @@ from imitate.judge.task import HOW_TO_ENABLE, JudgeTask, judge_client
 from tests.conftest import REPO, compose_config
 from tests.judge.scripted import RULES, shown_replies
 from tests.llm.loopback import LoopbackServer
-from tests.style.test_prompt_sets import vicuna_like
+from tests.support.judging import vicuna_like
 
 PAIRWISE = OmegaConf.to_container(OmegaConf.load(REPO / "conf/judge/pairwise.yaml"))
 MAX_NEW_TOKENS = 8

@@ -16,8 +16,8 @@ from imitate.judge import commands
 from imitate.reply_pair import ReplyPair
 from imitate.style.similarity import style_metrics, style_rows
 from tests.conftest import REPO, compose_config
+from tests.support.config_targets import bind, targets
 from tests.support.judging import FIXTURES, only_run, table, vicuna_like
-from tests.test_configs import _bind, _targets
 
 COMMANDS = sorted(commands.COMMANDS)
 SCRIPTED = "tests.judge.scripted.ScriptedLLM"
@@ -31,8 +31,8 @@ SCRIPTED = "tests.judge.scripted.ScriptedLLM"
 )  # fmt: skip
 def test_judging_config_composes_and_targets_bind(overrides: list[str]) -> None:
     cfg = compose_config(overrides, config_name="judging")
-    for where, node in _targets(OmegaConf.to_container(cfg, resolve=False), ""):
-        _bind(where, node)
+    for where, node in targets(OmegaConf.to_container(cfg, resolve=False), ""):
+        bind(where, node)
 
 
 def judging_cfg(tmp_path: Path, command: str, rule: str = "prefer_good", **overrides) -> DictConfig:

@@ -86,7 +86,7 @@ def test_a_file_that_is_not_sqlite_is_named(tmp_path) -> None:
 def test_unusable_rows_are_misses_requested_again_replaced_and_logged_once(
     server, make_client, caplog
 ) -> None:
-    from tests.llm.test_response_checks import CHAT, RAW
+    from tests.support.llm_answers import CHAT, RAW
 
     client = make_client(server)
     client.generate([CHAT, RAW])
@@ -105,7 +105,7 @@ def test_unusable_rows_are_misses_requested_again_replaced_and_logged_once(
 
 
 def test_a_row_of_the_wrong_shape_is_a_miss(server, make_client) -> None:
-    from tests.llm.test_response_checks import BAD_CHAT, CHAT
+    from tests.support.llm_answers import BAD_CHAT, CHAT
 
     client = make_client(server)
     client.generate([CHAT])

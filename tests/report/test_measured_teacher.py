@@ -185,7 +185,7 @@ def test_chatgpt2_given_the_sweep_fills_table2_from_any_experiment(tmp_path) -> 
     from omegaconf import open_dict
 
     from imitate.judge import commands
-    from tests.style.test_prompt_sets import vicuna_like
+    from tests.support.judging import vicuna_like
 
     client, experiment, uri = store(tmp_path, "mini_contrast")
     parent = log_run(client, experiment, {cells.TAG_ROLE: cells.ROLE_SWEEP}, {})

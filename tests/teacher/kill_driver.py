@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from tests.support.teacher_jobs import make_job
 from tests.teacher.scripted import ScriptedLLM
-from tests.teacher.test_nq_synthetic import make_job
 
 SETTINGS = {"n_examples": 50, "batch_size": 3}
 

@@ -14,6 +14,7 @@ from imitate.data.source_formats import SourceConfig, read_source
 from imitate.teacher import prompt_file
 from imitate.teacher.collect import EMPTY_REPLY, CollectJob
 from tests.conftest import REPO, compose_config
+from tests.support.teacher_jobs import jsonl_job
 from tests.teacher.scripted import ScriptedLLM
 
 FIXTURES = REPO / "tests" / "fixtures" / "teacher"
@@ -26,16 +27,6 @@ def echo(request) -> str:
 
 def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def jsonl_job(output: Path, **overrides) -> CollectJob:
-    settings = {
-        "prompts": str(FIXTURES / "prompts.jsonl"),
-        "output": str(output),
-        "fields": {"prompt": "text", "system": "sys", "id": "uid"},
-        "batch_size": 2,
-    }
-    return CollectJob(**(settings | overrides))
 
 
 def test_jsonl_with_a_field_map_and_every_bad_row_counted(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from imitate.hashing import stable_hash
 from tests.conftest import REPO
+from tests.support.teacher_jobs import make_job
 from tests.teacher.kill_driver import SETTINGS
 from tests.teacher.scripted import ScriptedLLM
-from tests.teacher.test_nq_synthetic import make_job
 
 
 def _sent(call_log: Path) -> list[str]:

@@ -8,33 +8,14 @@ from pathlib import Path
 
 import pytest
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
-from imitate.data.conversations import normalise_all
-from imitate.data.report import DataReport
-from imitate.data.source_formats import SourceConfig, read_source
 from imitate.data.text_normalise import normalize_answer
 from imitate.hashing import stable_hash
 from imitate.llm.base import BudgetExceeded
 from imitate.teacher import question_filter as qf
-from imitate.teacher.nq_synthetic import NQSyntheticJob
-from tests.conftest import REPO, compose_config
+from tests.conftest import compose_config
+from tests.support.teacher_jobs import FIXTURES, make_job, read_as_data_nq_synthetic
 from tests.teacher.scripted import ScriptedLLM
-
-FIXTURES = REPO / "tests" / "fixtures" / "teacher"
-PROMPT = OmegaConf.load(REPO / "conf" / "generate" / "nq_synthetic.yaml").prompt
-
-
-def make_job(output: Path, **overrides) -> NQSyntheticJob:
-    settings = {
-        "output": str(output),
-        "prompt": PROMPT,
-        "seed_file": str(FIXTURES / "nq_seed.jsonl"),
-        "exclude_questions": [str(FIXTURES / "nq_eval.jsonl")],
-        "n_examples": 30,
-        "batch_size": 3,
-    }
-    return NQSyntheticJob(**(settings | overrides))
 
 
 def lines(path: Path) -> list[dict]:
@@ -157,16 +138,6 @@ def test_bad_seed_file_and_template_are_named(tmp_path: Path) -> None:
         make_job(tmp_path / "o.jsonl", seed_file=str(tmp_path / "missing.jsonl"))
     with pytest.raises(ValueError, match=r"generate.prompt.template.*\{examples\}, \{n_new\}"):
         make_job(tmp_path / "o.jsonl", prompt={"template": "Pairs: {pairs}"})
-
-
-def read_as_data_nq_synthetic(output: Path) -> list[dict]:
-    """The conversations `python -m imitate data=nq_synthetic` builds from `output`; no skips."""
-    cfg = compose_config(["data=nq_synthetic", f"data.sources.nq_synthetic.path={output}"])
-    source = SourceConfig(**OmegaConf.to_container(cfg.data.sources.nq_synthetic, resolve=True))
-    report = DataReport()
-    conversations = list(normalise_all(read_source(source, report), "nq_synthetic", report))
-    assert not any(key.startswith("skipped") for key in report.counts), report.counts
-    return conversations
 
 
 def test_the_output_is_what_data_nq_synthetic_reads(tmp_path: Path) -> None:

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from imitate.llm.openai_client import OpenAIClient
+from tests.support.teacher_jobs import jsonl_job, make_job
 from tests.teacher.qa_server import PRICES, QAServer
-from tests.teacher.test_collect import jsonl_job
-from tests.teacher.test_nq_synthetic import make_job
 
 
 class Died(Exception):

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.support.teacher_jobs import FIXTURES, make_job, read_as_data_nq_synthetic
 from tests.teacher.qa_server import PRICES, QAServer
 from tests.teacher.scripted import ScriptedLLM
-from tests.teacher.test_nq_synthetic import FIXTURES, make_job, read_as_data_nq_synthetic
 
 pytest.importorskip("imitate.llm.openai_client")
 
