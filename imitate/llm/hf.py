@@ -34,8 +34,10 @@ class HFClient:
         batch_size: int = 8,
         scoring_batch_size: int = 16,
         max_length: int | None = None,
+        repetition_penalty: float = 1.0,
     ):
         self.model, self.tokenizer = model, tokenizer
+        self.repetition_penalty = repetition_penalty
         self.batch_size, self.scoring_batch_size = batch_size, scoring_batch_size
         self.max_length = max_length
         self.name = f"hf:{getattr(model, 'name_or_path', '') or type(model).__name__}"
@@ -50,6 +52,8 @@ class HFClient:
         if self._fingerprint is None:
             digest = hashlib.sha256(weights_fingerprint(self.model).encode())
             tokenizer_id = [type(self.tokenizer).__name__, len(self.tokenizer)]
+            if self.repetition_penalty != 1.0:  # other replies: cached results must not mix
+                tokenizer_id.append(f"repetition_penalty={self.repetition_penalty}")
             digest.update(repr(tokenizer_id + [self.tokenizer.chat_template]).encode())
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
@@ -91,6 +95,7 @@ class HFClient:
             max_length=self.max_length,
             stop_strings=first.stop,
             tokenizer=self.tokenizer,
+            repetition_penalty=self.repetition_penalty,
         )
         return [
             [
@@ -155,6 +160,7 @@ def load_hf_client(
     batch_size: int = 8,
     scoring_batch_size: int = 16,
     max_length: int | None = None,
+    repetition_penalty: float = 1.0,
 ) -> HFClient:
     """`llm=hf`: a saved checkpoint dir when given, else the model group's backbone and tokenizer.
 
@@ -175,6 +181,7 @@ def load_hf_client(
         batch_size=batch_size,
         scoring_batch_size=scoring_batch_size,
         max_length=max_length,
+        repetition_penalty=repetition_penalty,
     )
 
 

@@ -120,11 +120,13 @@ def generate_ids(
     max_length: int | None = None,
     stop_strings: Sequence[str] = (),
     tokenizer=None,
+    repetition_penalty: float = 1.0,
 ) -> list[list[list[int]]]:
     """`num_samples` continuations (new token ids) per prompt, greedy at temperature 0, in prompt order.
 
     Prompts are left-padded in batches of similar length; over-long prompts keep their last
     tokens. A sequence ends at any of `eos_token_ids` or its first stop string (`tokenizer` needed).
+    `repetition_penalty` > 1 divides the logits of tokens already in the sequence (CTRL; 1: off).
     """
     model.eval()
     room = context_length(model, max_length) - max_new_tokens
@@ -150,6 +152,7 @@ def generate_ids(
             tokenizer=tokenizer if stop_strings else None,
             pad_token_id=pad_token_id,
             eos_token_id=list(eos_token_ids),
+            repetition_penalty=repetition_penalty,
             **sampling,
         )[:, ids.shape[1] :].tolist()
         for j, i in enumerate(batch):
