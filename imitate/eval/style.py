@@ -29,8 +29,10 @@ class StyleTask:
         max_new_tokens: int = 384,
         limit: int | None = None,
         heldout: Sequence[Mapping] | None = None,
+        repetition_penalty: float = 1.0,
     ):
         self.prompts, self.max_new_tokens, self.limit = dict(prompts), max_new_tokens, limit
+        self.repetition_penalty = repetition_penalty
         self.heldout = None if heldout is None else [dict(item) for item in heldout]
 
     def items(self, report: DataReport) -> list[PromptItem]:
@@ -54,7 +56,7 @@ class StyleTask:
     def run(self, llm: LLM) -> TaskResult:
         report = DataReport()
         items = self.items(report)
-        generations = generate_replies(llm, items, self.max_new_tokens)
+        generations = generate_replies(llm, items, self.max_new_tokens, self.repetition_penalty)
         pairs = [
             ReplyPair(row["id"], row["prompt"], row["model_reply"], row["teacher_reply"])
             for row in generations

@@ -47,10 +47,11 @@ class JudgeTask:
         max_new_tokens: int = 384,
         limit: int | None = None,
         heldout: Sequence[Mapping] | None = None,
+        repetition_penalty: float = 1.0,
     ):
         # The style task's own prompt loading (its prompt set, limit and held-out split).
         held = None if heldout is None else [_plain(item) for item in heldout]
-        self.replies = StyleTask(_plain(prompts), max_new_tokens, limit, held)
+        self.replies = StyleTask(_plain(prompts), max_new_tokens, limit, held, repetition_penalty)
         self.pairwise = _plain(pairwise)
         self.llm = llm
 
@@ -61,7 +62,9 @@ class JudgeTask:
         try:
             report = DataReport()
             items = self.replies.items(report)
-            generations = generate_replies(llm, items, self.replies.max_new_tokens)
+            generations = generate_replies(
+                llm, items, self.replies.max_new_tokens, self.replies.repetition_penalty
+            )
             pairs = [
                 ReplyPair(g["id"], g["prompt"], g["model_reply"], g["teacher_reply"])
                 for g in generations

@@ -28,6 +28,9 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     temperature: float = 0.0
     n: int = 1
+    # > 1: logits of tokens already in the sequence divided by it (CTRL). The in-process backend
+    # applies it; endpoints decode without it (OpenAI's API refuses the field), logged once
+    repetition_penalty: float = 1.0
     extra: Mapping[str, object] = field(default_factory=dict)  # backend-specific sampling options
 
     def __post_init__(self) -> None:

@@ -34,10 +34,8 @@ class HFClient:
         batch_size: int = 8,
         scoring_batch_size: int = 16,
         max_length: int | None = None,
-        repetition_penalty: float = 1.0,
     ):
         self.model, self.tokenizer = model, tokenizer
-        self.repetition_penalty = repetition_penalty
         self.batch_size, self.scoring_batch_size = batch_size, scoring_batch_size
         self.max_length = max_length
         self.name = f"hf:{getattr(model, 'name_or_path', '') or type(model).__name__}"
@@ -52,8 +50,6 @@ class HFClient:
         if self._fingerprint is None:
             digest = hashlib.sha256(weights_fingerprint(self.model).encode())
             tokenizer_id = [type(self.tokenizer).__name__, len(self.tokenizer)]
-            if self.repetition_penalty != 1.0:  # other replies: cached results must not mix
-                tokenizer_id.append(f"repetition_penalty={self.repetition_penalty}")
             digest.update(repr(tokenizer_id + [self.tokenizer.chat_template]).encode())
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
@@ -71,7 +67,13 @@ class HFClient:
         # One batched model.generate per group of requests that share their sampling settings.
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, request in enumerate(requests):
-            key = (request.max_new_tokens, request.stop, request.temperature, request.n)
+            key = (
+                request.max_new_tokens,
+                request.stop,
+                request.temperature,
+                request.n,
+                request.repetition_penalty,
+            )
             groups[key].append(i)
         outputs: list[list[str]] = [[] for _ in requests]
         for indices in groups.values():
@@ -95,7 +97,7 @@ class HFClient:
             max_length=self.max_length,
             stop_strings=first.stop,
             tokenizer=self.tokenizer,
-            repetition_penalty=self.repetition_penalty,
+            repetition_penalty=first.repetition_penalty,
         )
         return [
             [
@@ -160,7 +162,6 @@ def load_hf_client(
     batch_size: int = 8,
     scoring_batch_size: int = 16,
     max_length: int | None = None,
-    repetition_penalty: float = 1.0,
 ) -> HFClient:
     """`llm=hf`: a saved checkpoint dir when given, else the model group's backbone and tokenizer.
 
@@ -181,7 +182,6 @@ def load_hf_client(
         batch_size=batch_size,
         scoring_batch_size=scoring_batch_size,
         max_length=max_length,
-        repetition_penalty=repetition_penalty,
     )
 
 

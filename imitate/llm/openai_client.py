@@ -16,6 +16,7 @@ event loop (a notebook, an async caller) — there they block that loop until th
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Sequence
 
@@ -37,6 +38,8 @@ from imitate.llm.openai_logprobs import (
 from imitate.llm.request_cache import open_cache
 from imitate.llm.responses import is_number
 from imitate.llm.retries import EndpointError, MalformedResponse, RetryPolicy
+
+log = logging.getLogger(__name__)
 
 NO_KEY = "no-key"  # sent when api_key_env is null: local servers ignore it, and the SDK needs one
 MESSAGE_OVERHEAD_TOKENS = 8  # per chat message: role markers and separators of any chat template
@@ -82,6 +85,7 @@ class OpenAIClient:
         self.ledger = Ledger(price_per_1m_input_usd, price_per_1m_output_usd, max_cost_usd)
         key = _read_key(api_key_env)  # first: a missing key fails before any file is made
         self.cache = open_cache(cache)
+        self._told_penalty = False
         self.tokenizer = _load_tokenizer(tokenizer) if tokenizer else None
         # The key lives only inside the SDK client and this redaction closure: no attribute of
         # ours holds it, so repr, fingerprint, logs and the cache cannot carry it.
@@ -173,6 +177,15 @@ class OpenAIClient:
     # -- requests -------------------------------------------------------------------------------
 
     def _generation_jobs(self, request: GenerationRequest) -> list[Job]:
+        if request.repetition_penalty != 1.0 and not self._told_penalty:
+            self._told_penalty = (
+                True  # OpenAI's API refuses the field; a served model decodes as served
+            )
+            log.warning(
+                "%s: repetition_penalty=%s is an in-process setting; this endpoint decodes without it",
+                self.name,
+                request.repetition_penalty,
+            )
         body: dict = {
             "model": self.model,
             "max_tokens": request.max_new_tokens,

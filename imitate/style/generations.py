@@ -32,7 +32,10 @@ class PromptWithReference(Protocol):
 
 
 def generate_replies(
-    llm: LLM, items: Sequence[PromptWithReference], max_new_tokens: int
+    llm: LLM,
+    items: Sequence[PromptWithReference],
+    max_new_tokens: int,
+    repetition_penalty: float = 1.0,
 ) -> list[dict]:
     """Greedy replies to each prompt as a user turn, one batched call: rows of the generations table.
 
@@ -40,7 +43,12 @@ def generate_replies(
     backend cannot count tokens.
     """
     requests = [
-        GenerationRequest(user_turn(i.prompt), max_new_tokens=max_new_tokens) for i in items
+        GenerationRequest(
+            user_turn(i.prompt),
+            max_new_tokens=max_new_tokens,
+            repetition_penalty=repetition_penalty,
+        )
+        for i in items
     ]
     replies = [texts[0].strip() for texts in llm.generate(requests)] if requests else []
     return [

@@ -110,19 +110,25 @@ def test_fingerprint_changes_with_weights_and_template(trained):
     )
 
 
-def test_repetition_penalty_is_the_models_own_and_part_of_the_fingerprint(trained):
+def test_a_requests_repetition_penalty_decodes_as_the_models_own(trained):
     model, tokenizer = trained
     prompt = tokenizer("Once upon a time").input_ids
-    expected = model.generate(
-        torch.tensor([prompt]), max_new_tokens=8, do_sample=False, repetition_penalty=1.2,
-        pad_token_id=0,
-    )[0, len(prompt) :].tolist()  # fmt: skip
-    penalised = HFClient(model, tokenizer, repetition_penalty=1.2)
-    [[reply]] = penalised.generate([GenerationRequest(prompt="Once upon a time", max_new_tokens=8)])
-    ends = {tokenizer.eos_token_id}
-    kept = expected[: next((i for i, t in enumerate(expected) if t in ends), len(expected))]
-    assert reply == tokenizer.decode(kept, skip_special_tokens=True)
-    assert penalised.fingerprint() != HFClient(model, tokenizer).fingerprint()
+
+    def greedy(penalty: float) -> str:
+        ids = model.generate(
+            torch.tensor([prompt]), max_new_tokens=8, do_sample=False,
+            repetition_penalty=penalty, pad_token_id=0,
+        )[0, len(prompt) :].tolist()  # fmt: skip
+        ends = {tokenizer.eos_token_id}
+        kept = ids[: next((i for i, t in enumerate(ids) if t in ends), len(ids))]
+        return tokenizer.decode(kept, skip_special_tokens=True)
+
+    plain = GenerationRequest(prompt="Once upon a time", max_new_tokens=8)
+    penalised = GenerationRequest(
+        prompt="Once upon a time", max_new_tokens=8, repetition_penalty=1.2
+    )
+    # One call, two decodings: requests are grouped by their penalty, each decoded as asked.
+    assert HFClient(model, tokenizer).generate([plain, penalised]) == [[greedy(1.0)], [greedy(1.2)]]
 
 
 @pytest.mark.parametrize(

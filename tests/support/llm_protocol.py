@@ -6,7 +6,7 @@ import inspect
 
 from imitate.llm.base import LLM, GenerationRequest
 
-MEMBERS = ("context_length", "fingerprint", "generate", "next_token_logprobs", "count_tokens", "usage_metrics")  # fmt: skip
+MEMBERS = ("context_length", "fingerprint", "generate", "next_token_logprobs", "count_tokens", "usage_metrics", "stored_usage")  # fmt: skip
 
 
 def assert_implements_llm(client: object) -> None:
@@ -25,3 +25,5 @@ def assert_implements_llm(client: object) -> None:
     assert tokens is None or (isinstance(tokens, int) and tokens > 0)
     usage = client.usage_metrics()  # type: ignore[attr-defined]
     assert isinstance(usage, dict) and all(isinstance(v, float | int) for v in usage.values())
+    stored = client.stored_usage([request], 0.0)  # type: ignore[attr-defined]
+    assert isinstance(stored, dict) and all(isinstance(v, float | int) for v in stored.values())
