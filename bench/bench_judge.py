@@ -20,14 +20,15 @@ from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.llm.loopback
 
-from imitate.judge.pairwise import Pair, PairwiseJudge  # noqa: E402
+from imitate.judge.pairwise import PairwiseJudge  # noqa: E402
 from imitate.llm.openai_client import OpenAIClient  # noqa: E402
+from imitate.reply_pair import ReplyPair  # noqa: E402
 from tests.llm.loopback import LoopbackServer  # noqa: E402
 
 JUDGE_CFG = Path(__file__).resolve().parents[1] / "conf" / "judge" / "pairwise.yaml"
 
 
-def judge_once(url: str, pairs: list[Pair], concurrency: int) -> dict:
+def judge_once(url: str, pairs: list[ReplyPair], concurrency: int) -> dict:
     """Judge every pair in both orders through a fresh client; wall time and throughput."""
     settings = OmegaConf.to_container(OmegaConf.load(JUDGE_CFG))
     with tempfile.TemporaryDirectory() as cache_dir:
@@ -54,7 +55,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.1, help="server seconds per request")
     args = parser.parse_args()
-    pairs = [Pair(str(i), f"question {i}", f"answer one {i}", f"answer two {i}") for i in range(args.pairs)]  # fmt: skip
+    pairs = [ReplyPair(str(i), f"question {i}", f"answer one {i}", f"answer two {i}") for i in range(args.pairs)]  # fmt: skip
     with LoopbackServer(latency_s=args.latency) as server:
         serial = judge_once(server.url, pairs, 1)
         parallel = judge_once(server.url, pairs, 8)

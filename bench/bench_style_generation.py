@@ -28,7 +28,6 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from imitate.eval.generations import generate_replies
 
 from imitate.config_schema import register as register_train_schema
 from imitate.data.format import ChatFormat, ConversationEncoder, add_special_tokens
@@ -36,6 +35,7 @@ from imitate.data.report import DataReport
 from imitate.llm.base import GenerationRequest, user_turn
 from imitate.llm.hf import HFClient
 from imitate.model import parallel
+from imitate.style.generations import generate_replies
 from imitate.train import stop_at_end_of_reply
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")  # this checkout's, not an installed copy's

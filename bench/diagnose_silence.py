@@ -17,7 +17,8 @@ from imitate.data.report import DataReport
 from imitate.llm.base import GenerationRequest, user_turn
 from imitate.llm.hf import HFClient
 from imitate.model import parallel
-from imitate.model.backbones import build_backbone, build_tokenizer
+from imitate.model.backbones import build_backbone
+from imitate.pretrained import build_tokenizer
 from imitate.style.detectors import unigram_f1
 from imitate.style.prompt_sets import build_prompt_set
 
