@@ -93,7 +93,9 @@ def test_metrics_not_run_are_marked_gaps(report) -> None:
         panel = _panel(out, figure, metric)
         assert panel["series"] == {} and panel["references"] == {}
     table2 = json.loads((out / "table2_style.json").read_text())
-    papers_only = [i for i, c in enumerate(table2["columns"]) if c.endswith("(not run here)")]
+    papers_only = [
+        i for i, c in enumerate(table2["columns"]) if c.endswith("(paper; not run here)")
+    ]
     assert papers_only and all(row[i] is None for row in table2["rows"] for i in papers_only)
     judged = [row for row in table2["rows"] if row[0].startswith(metrics.STYLE_AUTHORITATIVE_JUDGE)]
     assert all(value is None for value in judged[0][1:-1])  # no judge ran: only the reference's
