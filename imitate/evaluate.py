@@ -62,7 +62,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     for name, how in tasks.skipped.items():
         client.set_tag(run_id, f"eval.skipped.{name}", how[:250])
     log_results(client, run_id, tasks.metrics, tasks.records, cfg.eval.tasks, info=tasks.info)
-    logger.finalize("success")
+    logger.end_run()
     _print_summary(tasks.metrics | usage, tasks.refused, tasks.skipped)
     return tasks.metrics | usage
 

@@ -113,7 +113,7 @@ def run(cfg: DictConfig) -> float:
     results = score()  # at the final step: MLflow's latest value is the trained model's
     model_dir = save_model(lm, tokenizer, output_dir / "model")
     mlflow_run.log_saved_model(client, run_id, cfg.tracking, model_dir)
-    logger.finalize("success")
+    mlflow_run.end_run(logger)
     if before is not None:
         print(before_after_table(before, results))
     _print_where(output_dir, model_dir, cfg.tracking.uri, results)

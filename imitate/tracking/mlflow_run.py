@@ -50,11 +50,35 @@ def rank_zero_mlflow_logger(
     return mlflow_logger(tracking, run_name, tags, run_id)
 
 
+class JobLogger(MLFlowLogger):
+    """An MLflow logger whose run ends when the job ends, not when one of its Lightning stages does.
+
+    Lightning finalizes its loggers with "success" at the end of every ``validate`` and ``fit``. A
+    training job runs several (the base model's evaluation at step 0, fit, the final evaluation):
+    a run marked FINISHED after the first would read as a finished sweep cell if the job were then
+    killed, and a rerun would skip it instead of resuming. Failures still end the run at once.
+    """
+
+    def finalize(self, status: str = "success") -> None:
+        if status != "success":
+            super().finalize(status)
+
+    def end_run(self) -> None:
+        """Mark the run FINISHED: the job's last step."""
+        super().finalize("success")
+
+
+def end_run(logger: JobLogger | DummyLogger) -> None:
+    """Finish rank 0's run (other ranks hold a no-op logger)."""
+    if isinstance(logger, JobLogger):
+        logger.end_run()
+
+
 def mlflow_logger(
     tracking: DictConfig, run_name: str | None, tags: dict[str, str], run_id: str | None = None
-) -> MLFlowLogger:
+) -> JobLogger:
     """The Lightning logger for this run; creates the experiment (artifacts per ``artifact_location``) if new."""
-    logger = MLFlowLogger(
+    logger = JobLogger(
         experiment_name=tracking.experiment,
         run_name=redact(run_name),
         tracking_uri=tracking.uri,

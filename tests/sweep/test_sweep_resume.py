@@ -48,11 +48,6 @@ def kill_after_a_checkpoint(
     pytest.fail("the sweep cell finished (or timed out) before a checkpoint could be interrupted")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="regression found at the end of session 4 (after the merges): the sweep rerun runs only the "
-    "base row and does not resume the killed imitation cell (no 'resuming from' line); to fix first",
-)
 def test_rerun_resumes_the_killed_cell_in_its_own_run(tmp_path) -> None:
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     env = os.environ | {"MLFLOW_TRACKING_URI": uri}

@@ -99,3 +99,24 @@ def test_a_failed_cells_exception_comes_through_the_public_getter_silently(capsy
     error = cell_error(failed)
     assert isinstance(error, ValueError) and str(error) == "boom"
     assert "sk-0123456789" not in capsys.readouterr().err  # Hydra's getter prints the overrides
+
+
+def test_a_lightning_stage_does_not_end_the_jobs_run(tmp_path) -> None:
+    """Lightning finalizes loggers after every validate/fit; a job killed after one must still read
+    as unfinished (a sweep rerun resumes it rather than skipping it as done)."""
+    from pytorch_lightning import Trainer
+    from pytorch_lightning.demos.boring_classes import BoringModel
+
+    tracking = _tracking(tmp_path)
+    logger = mlflow_run.rank_zero_mlflow_logger(tracking, "job", {}, None)
+    trainer = Trainer(logger=logger, max_steps=1, limit_val_batches=1, enable_progress_bar=False,
+                      enable_checkpointing=False, default_root_dir=tmp_path)  # fmt: skip
+    trainer.validate(BoringModel(), verbose=False)
+    client = MlflowClient(tracking.uri)
+    assert client.get_run(logger.run_id).info.status == "RUNNING"
+    mlflow_run.end_run(logger)
+    assert client.get_run(logger.run_id).info.status == "FINISHED"
+    failed = mlflow_run.rank_zero_mlflow_logger(tracking, "job", {}, None)
+    assert failed.run_id is not None  # the run starts when first read
+    failed.finalize("failed")  # Lightning's path for an exception inside a stage
+    assert client.get_run(failed.run_id).info.status == "FAILED"
