@@ -22,6 +22,8 @@ from imitate.report.figures import BASE_PREFIX, FigureData, Panel  # noqa: E402
 PANEL_SIZE = (4.6, 3.8)  # inches per panel
 DPI = 90
 TITLE_POINTS, PANEL_TITLE_POINTS, TICK_POINTS = 11, 10, 8
+# Where a point's label may go, in order of preference (offset in points, horizontal alignment).
+LABEL_SIDES = (((4, 4), "left"), ((-4, 4), "right"), ((4, -10), "left"), ((-4, -10), "right"))
 MIN_TICK_GAP = 0.2  # of the axis width between two kept log ticks: room for a rotated label
 
 
@@ -67,12 +69,17 @@ def _draw_panel(ax, panel: Panel, figure: FigureData) -> None:
     if panel.missing:
         _mark_not_run(ax, panel)
         return
+    notes = []
     for label, points in panel.series.items():
         xs, ys = zip(*points, strict=True)
         line = "--" if label.startswith(BASE_PREFIX) else "-"
         ax.plot(xs, ys, line, marker="o", label=label)
         for x, y, text in zip(xs, ys, panel.point_labels.get(label, []), strict=False):
-            ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            notes.append(
+                ax.annotate(
+                    text, (x, y), xytext=LABEL_SIDES[0][0], textcoords="offset points", fontsize=7
+                )
+            )
     for label, value in panel.references.items():
         base = label.startswith(BASE_PREFIX)  # base dashed grey, teacher dotted black
         ax.axhline(
@@ -85,6 +92,28 @@ def _draw_panel(ax, panel: Panel, figure: FigureData) -> None:
         ax.xaxis.set_major_formatter(ScalarFormatter(useOffset=False))
     ax.yaxis.set_major_formatter(ScalarFormatter(useOffset=False))
     ax.legend(fontsize=7)
+    _place_apart(ax, notes)
+
+
+def _place_apart(ax, notes: list) -> None:
+    """Put each point label on the first side of its point where it overlaps no earlier label.
+
+    Cells of similar gain and style sit on top of each other (all at gain 0 when capability is
+    flat); labels written at one fixed offset would overwrite each other.
+    """
+    if not notes:
+        return
+    renderer = ax.figure.canvas.get_renderer()
+    ax.figure.draw_without_rendering()  # final limits and layout, so the boxes are where they land
+    placed: list = []
+    for note in notes:
+        for offset, align in LABEL_SIDES:
+            note.set_position(offset)
+            note.set_horizontalalignment(align)
+            box = note.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+        placed.append(note.get_window_extent(renderer))
 
 
 def _mark_not_run(ax, panel: Panel) -> None:

@@ -115,3 +115,19 @@ def test_style_vs_capability_puts_each_cell_at_its_gain_with_its_budget(tmp_path
     assert style.references == {"ChatGPT (reference)": 49.2}
     assert judge.missing  # no judge ran: a marked gap, not a blank
     assert render(figure, tmp_path / "chart.png").stat().st_size > 1000
+
+
+def test_point_labels_of_cells_at_one_gain_never_overlap() -> None:
+    # The mini contrast sweep's chart: flat capability puts every cell at gain 0, two at F1 ~30.
+    panel = Panel(
+        metrics.STYLE_UNIGRAM_F1,
+        series={"smollm2_135m": [(0.0, 29.5), (0.0, 29.9), (0.0, 33.2), (0.0, 29.7)]},
+        point_labels={"smollm2_135m": ["8k tokens", "24k tokens", "72k tokens", "48k tokens"]},
+        references={"ChatGPT (reference)": 49.2},  # stretches the axis: the points crowd together
+    )
+    fig, renderer = _drawn(FigureData("style", "Style vs capability", "gain", False, [panel]))
+    [ax] = fig.axes
+    boxes = [text.get_window_extent(renderer) for text in ax.texts]
+    assert len(boxes) == 4
+    assert _overlapping(boxes) == []
+    plt.close(fig)
