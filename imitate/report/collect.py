@@ -79,8 +79,44 @@ def collect_rows(
     latest: dict[str, Run] = {}
     for run in sorted(runs, key=lambda r: r.info.start_time):
         latest[run.data.tags.get(cells.TAG_CONFIG_HASH, run.info.run_id)] = run
+    kept = newest_per_grid_point(list(latest.values()))
     measured = _measured_teacher(client, experiment_id, teacher_run)
-    return [to_row(run) for run in [*latest.values(), *([measured] if measured else [])]]
+    return [to_row(run) for run in [*kept, *([measured] if measured else [])]]
+
+
+def newest_per_grid_point(runs: list[Run]) -> list[Run]:
+    """The newest sweep cell at each grid point; older cells there (a sweep rerun after its YAML
+    changed, e.g. longer style replies) are left out with a warning naming them.
+
+    A grid point is the cell's role, base model, data, adapter and swept values (``grid.*`` tags):
+    cells of one grid that differ in a swept key are all kept. Runs without a config hash (not
+    written by a sweep) are kept as they are.
+    """
+    newest: dict[tuple, Run] = {}
+    loose, superseded = [], []
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        if cells.TAG_CONFIG_HASH not in run.data.tags:
+            loose.append(run)
+            continue
+        point = grid_point(run)
+        if point in newest:
+            superseded.append(newest[point].info.run_id)
+        newest[point] = run
+    if superseded:
+        warnings.warn(
+            f"{len(superseded)} older run(s) at a grid point that a newer run with another config "
+            f"also measured were left out: {', '.join(superseded)}. Delete them in MLflow, or give "
+            "the report one sweep's parent run id, to silence this.",
+            stacklevel=2,
+        )
+    return [*newest.values(), *loose]
+
+
+def grid_point(run: Run) -> tuple:
+    tags = run.data.tags
+    grid = tuple(sorted((k, v) for k, v in tags.items() if k.startswith(cells.TAG_GRID)))
+    return (tags.get(cells.TAG_ROLE), tags.get("group.model"), tags.get("group.data"),
+            tags.get(cells.TAG_ADAPTER, "none"), grid)  # fmt: skip
 
 
 def _measured_teacher(client: MlflowClient, experiment_id: str, chosen: str | None) -> Run | None:
