@@ -8,6 +8,7 @@ prompts: an evaluation that generated them twice would show six requests.
 from __future__ import annotations
 
 import logging
+from functools import cache
 
 import pytest
 from omegaconf import DictConfig, OmegaConf
@@ -21,7 +22,8 @@ from tests.judge.scripted import RULES
 from tests.llm.loopback import LoopbackServer
 from tests.support.judging import vicuna_like
 
-PROMPTS = ["Question one?", "Question two?", "Question three?"]  # the fixture's answered prompts
+# the fixture's answered prompts, as the model is asked them
+PROMPTS = ["How can I sleep better?", "What are the causes of  inflation?", "Write a Python function that reverses a list."]  # fmt: skip
 SHELF_LOG = "imitate.style.generations"
 
 
@@ -43,12 +45,17 @@ def judge():
 def paper_tasks(judge_url: str, names: tuple[str, ...] = ("style", "judge")) -> DictConfig:
     """eval=paper's style and judge tasks (the judge tied to style's prompts and settings by
     interpolation) on the fixture prompts, with the scripted judge."""
-    paper = compose_config(["eval=paper"], config_name="evaluate").eval.tasks
-    tasks = OmegaConf.create({"style": paper.style, "judge": paper.judge})
+    tasks = OmegaConf.create({"style": paper().style, "judge": paper().judge})
     tasks.style.prompts = vicuna_like()
     tasks.style.max_new_tokens = 16
     tasks.judge.llm = scripted_judge(judge_url)
-    return OmegaConf.create({name: tasks[name] for name in names})  # keeps the resolved ties
+    resolved = OmegaConf.to_container(tasks, resolve=True)  # the ties hold without style too
+    return OmegaConf.create({name: resolved[name] for name in names})
+
+
+@cache
+def paper() -> DictConfig:
+    return compose_config(["eval=paper"], config_name="evaluate").eval.tasks
 
 
 def shelf_lines(caplog) -> list[str]:
@@ -63,7 +70,7 @@ def test_style_and_judge_generate_each_reply_once(model, judge, tmp_path, caplog
     assert judge.count == 6  # three pairs, both orders
     judged = [r["candidate"] for r in done.records["judge"]]
     assert judged == [r["model_reply"] for r in done.records["style"]] == [f"echo: {p}" for p in PROMPTS]  # fmt: skip
-    assert done.metrics[metrics.STYLE_PROMPTS] == 3.0 and done.metrics[metrics.JUDGE_PAIRS] == 3.0
+    assert done.metrics[metrics.STYLE_PROMPTS] == 3.0 and done.info["judge"]["pairs"] == "3"
     key = "fixture_vicuna: 3 prompts #"
     [generated, reused] = shelf_lines(caplog)
     assert generated.startswith(f"eval task style: generating replies for {key}")
