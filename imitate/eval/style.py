@@ -2,7 +2,8 @@
 
 Built from ``conf/eval/task/style.yaml``. Its records are the generations table
 (``imitate.style.generations``) with each prompt's style features, logged as
-``eval/generations.json``: what the rating app and ``python -m imitate.judge`` read.
+``eval/generations.json``: what the rating app and ``python -m imitate.judge`` read. The replies
+come from the evaluation's ``ReplyShelf`` (``share_replies``), which the judge task reads too.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from collections.abc import Mapping, Sequence
 
 from imitate import metrics
 from imitate.data.report import DataReport
-from imitate.eval.task_result import TABLE_INFO_KEY, TaskResult
+from imitate.eval.task_result import REPLIES_INFO_KEY, TABLE_INFO_KEY, TaskResult
 from imitate.llm.base import LLM
 from imitate.reply_pair import ReplyPair
-from imitate.style.generations import GENERATIONS_ARTIFACT, generate_replies
+from imitate.style.generations import GENERATIONS_ARTIFACT, ReplyShelf, replies_key
 from imitate.style.prompt_sets import RUN_HELDOUT, PromptItem, build_prompt_set, heldout_items
 from imitate.style.similarity import score_style
 
@@ -34,6 +35,21 @@ class StyleTask:
         self.prompts, self.max_new_tokens, self.limit = dict(prompts), max_new_tokens, limit
         self.repetition_penalty = repetition_penalty
         self.heldout = None if heldout is None else [dict(item) for item in heldout]
+        self.shelf = ReplyShelf()  # this task's own until run_tasks shares the evaluation's
+
+    def share_replies(self, shelf: ReplyShelf) -> None:
+        self.shelf = shelf
+
+    def generations(self, llm: LLM, items: Sequence[PromptItem], task: str) -> list[dict]:
+        """The model's replies to ``items`` as generations-table rows, generated once per evaluation."""
+        return self.shelf.replies(
+            llm, items, self.max_new_tokens, self.repetition_penalty,
+            prompt_set=self.prompt_set, task=task,
+        )  # fmt: skip
+
+    @property
+    def prompt_set(self) -> str:
+        return str(self.prompts.get("name"))
 
     def items(self, report: DataReport) -> list[PromptItem]:
         """The prompt set's items (the run's held-out split for ``prompts=heldout``), first ``limit``."""
@@ -56,7 +72,7 @@ class StyleTask:
     def run(self, llm: LLM) -> TaskResult:
         report = DataReport()
         items = self.items(report)
-        generations = generate_replies(llm, items, self.max_new_tokens, self.repetition_penalty)
+        generations = self.generations(llm, items, self.name)
         pairs = [
             ReplyPair(row["id"], row["prompt"], row["model_reply"], row["teacher_reply"])
             for row in generations
@@ -70,5 +86,6 @@ class StyleTask:
             sum(n for key, n in report.counts.items() if key.startswith(("dropped_", "skipped_")))
         )
         records = [g | {k: v for k, v in f.items() if k not in g} for g, f in zip(generations, features, strict=True)]  # fmt: skip
-        info = {"prompts": str(self.prompts.get("name")), TABLE_INFO_KEY: GENERATIONS_ARTIFACT}
+        key = replies_key(self.prompt_set, items, self.max_new_tokens, self.repetition_penalty)
+        info = {"prompts": self.prompt_set, TABLE_INFO_KEY: GENERATIONS_ARTIFACT, REPLIES_INFO_KEY: key}  # fmt: skip
         return TaskResult(values, records, self.prompt_format, info)

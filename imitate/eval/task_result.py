@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from imitate.llm.base import LLM
+from imitate.style.generations import ReplyShelf
 
 # The info entry naming the artifact a task's records are logged as (else eval/<task>.json).
 TABLE_INFO_KEY = "table"
+# The info entry of a task whose records are generations-table rows: their ``replies_key``. A
+# cached result carrying it still hands its replies to later tasks (``run_tasks``).
+REPLIES_INFO_KEY = "replies"
 
 
 @dataclass
@@ -31,3 +35,12 @@ class EvalTask(Protocol):
     prompt_format: str
 
     def run(self, llm: LLM) -> TaskResult: ...
+
+
+@runtime_checkable
+class SharesReplies(Protocol):
+    """A task that generates the model's replies to a prompt set (style, judge): ``run_tasks``
+    hands it the evaluation's ``ReplyShelf`` before ``run``, so tasks on the same prompts and
+    settings generate each reply once, whichever runs first."""
+
+    def share_replies(self, shelf: ReplyShelf) -> None: ...

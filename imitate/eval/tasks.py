@@ -3,6 +3,8 @@
 A task is any object built from `conf/eval/task/<name>.yaml` with a `run(llm)` method returning a
 TaskResult (`imitate.eval.task_result`); metric names come from `imitate.metrics`. A task that is
 not configured to run raises TaskSkipped: one log line saying how to enable it, nothing cached.
+Tasks that generate the model's replies to a prompt set (style, judge: `SharesReplies`) share
+one `ReplyShelf` per evaluation, so each reply is generated once, whichever of them asks first.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from imitate.eval.cache import ResultCache, task_key
-from imitate.eval.task_result import TaskResult, TaskSkipped
+from imitate.eval.task_result import REPLIES_INFO_KEY, SharesReplies, TaskResult, TaskSkipped
 from imitate.llm.base import LLM, LogprobsUnavailable
+from imitate.style.generations import ReplyShelf
 from imitate.style.prompt_sets import RUN_HELDOUT
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ def run_tasks(
         return run  # nothing to key: hashing a sharded model's weights would gather them for naught
     cache = ResultCache(cache_dir)
     fingerprint = llm.fingerprint()
+    shelf = ReplyShelf()  # one model's replies, shared by the tasks that generate them
     for config_key, task_cfg in tasks_cfg.items():
         name = str(config_key)
         inputs = run_inputs(task_cfg, heldout)
@@ -66,27 +70,43 @@ def run_tasks(
         key = task_key(fingerprint, task_cfg, inputs)
         result = cache.get(key)
         if result is None:
-            started = time.perf_counter()
-            try:
-                result = instantiate(task_cfg, _convert_="all", **inputs).run(llm)
-            except LogprobsUnavailable as refusal:
-                log.error("eval task %s refused on %s: %s", name, llm.name, refusal)
-                run.refused[name] = str(refusal)
+            result = run_task(name, task_cfg, inputs, llm, shelf, run)
+            if result is None:
                 continue
-            except TaskSkipped as skip:
-                log.warning("eval task %s skipped: %s", name, skip)
-                run.skipped[name] = str(skip)
-                continue
-            log.info("eval task %s took %.1f s", name, time.perf_counter() - started)
             cache.put(key, result)
         else:
             log.info("eval task %s: cached result %s", name, key[:12])
+            if REPLIES_INFO_KEY in result.info:  # its replies serve later tasks as if generated now
+                shelf.put(result.info[REPLIES_INFO_KEY], result.records, name)
         write_task_json(Path(output_dir) / "eval" / f"{name}.json", result)
         run.metrics |= result.metrics
         run.records[name] = result.records
         if result.info:
             run.info[name] = result.info
     return run
+
+
+def run_task(
+    name: str, task_cfg: DictConfig, inputs: dict, llm: LLM, shelf: ReplyShelf, run: TaskRun
+) -> TaskResult | None:
+    """Build the task, hand it the evaluation's replies if it generates some, run it on `llm`;
+    None when the backend refuses it or it is not configured to run (recorded in `run`)."""
+    started = time.perf_counter()
+    try:
+        task = instantiate(task_cfg, _convert_="all", **inputs)
+        if isinstance(task, SharesReplies):
+            task.share_replies(shelf)
+        result = task.run(llm)
+    except LogprobsUnavailable as refusal:
+        log.error("eval task %s refused on %s: %s", name, llm.name, refusal)
+        run.refused[name] = str(refusal)
+        return None
+    except TaskSkipped as skip:
+        log.warning("eval task %s skipped: %s", name, skip)
+        run.skipped[name] = str(skip)
+        return None
+    log.info("eval task %s took %.1f s", name, time.perf_counter() - started)
+    return result
 
 
 def run_inputs(task_cfg: DictConfig, heldout: list[dict] | None) -> dict | None:

@@ -2,8 +2,10 @@
 
 Built from ``conf/eval/task/judge.yaml``. The replies are the style task's: the same prompt set,
 the same generation function and settings (``imitate.style.generations.generate_replies``,
-greedy), so the judged texts are the ones Table 2 scores and the rating app shows. The judge
-model is the task's ``llm``: a ``conf/llm`` option name (``eval.tasks.judge.llm=gpt-4o-mini``) or
+greedy), so the judged texts are the ones Table 2 scores and the rating app shows. In one
+evaluation they are the style task's very rows (``run_tasks`` shares one ``ReplyShelf``): generated
+here only when the style task did not run on these prompts and settings (a log line says which).
+The judge model is the task's ``llm``: a ``conf/llm`` option name (``eval.tasks.judge.llm=gpt-4o-mini``) or
 a client config (``+llm@eval.tasks.judge.llm=local_server eval.tasks.judge.llm.model=<name>``).
 Without one the task is skipped with a line saying so (``TaskSkipped``), never a silent gap.
 """
@@ -27,7 +29,7 @@ from imitate.judge.outcomes import outcome_counts
 from imitate.judge.pairwise import PairwiseJudge
 from imitate.llm.base import LLM
 from imitate.reply_pair import ReplyPair
-from imitate.style.generations import generate_replies
+from imitate.style.generations import ReplyShelf
 
 HOW_TO_ENABLE = (
     "no judge model; enable with eval.tasks.judge.llm=gpt-4o-mini (any conf/llm option) or a "
@@ -55,6 +57,9 @@ class JudgeTask:
         self.pairwise = _plain(pairwise)
         self.llm = llm
 
+    def share_replies(self, shelf: ReplyShelf) -> None:
+        self.replies.share_replies(shelf)
+
     def run(self, llm: LLM) -> TaskResult:
         if self.llm is None:
             raise TaskSkipped(HOW_TO_ENABLE)
@@ -62,9 +67,7 @@ class JudgeTask:
         try:
             report = DataReport()
             items = self.replies.items(report)
-            generations = generate_replies(
-                llm, items, self.replies.max_new_tokens, self.replies.repetition_penalty
-            )
+            generations = self.replies.generations(llm, items, self.name)
             pairs = [
                 ReplyPair(g["id"], g["prompt"], g["model_reply"], g["teacher_reply"])
                 for g in generations

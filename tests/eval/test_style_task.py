@@ -46,7 +46,8 @@ def endpoint(server):
 def test_style_on_the_held_out_split_through_an_endpoint(endpoint, server) -> None:
     """The loopback server echoes the prompt: one reply equals the teacher's, one shares nothing."""
     result = StyleTask(HELDOUT_SET, max_new_tokens=32, heldout=HELDOUT).run(endpoint)
-    assert server.prompts() == ["Name three colours.", "Say hi."]  # single-turn user prompts
+    # single-turn user prompts, sent at once (any arrival order)
+    assert sorted(server.prompts()) == ["Name three colours.", "Say hi."]
     assert result.metrics[metrics.STYLE_UNIGRAM_F1] == pytest.approx(50.0)
     assert result.metrics[metrics.STYLE_EMPTY_REPLY_RATE] == 0.0
     assert result.metrics[metrics.STYLE_PROMPTS] == 2.0
