@@ -41,11 +41,13 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(smollm2_tokenizer, tmp_path_factory):
-    """(base_url, model dir) of a real `transformers serve` on the local SmolLM2 folder, per module.
+    """(base_url, model dir) of a real `transformers serve` on the local SmolLM2 folder.
 
     The LLM client, judge and teacher tests all talk to it; skips where the server cannot start.
+    One server per session: each start loads SmolLM2 (~30-60 s on 2 cores), and the tests share
+    nothing through it (each client has its own request cache; decoding is greedy).
     """
     from tests.llm.serve_process import ServeUnavailable, transformers_serve
 
