@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("IMITATE_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -41,11 +48,13 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(smollm2_tokenizer, tmp_path_factory):
-    """(base_url, model dir) of a real `transformers serve` on the local SmolLM2 folder, per module.
+    """(base_url, model dir) of a real `transformers serve` on the local SmolLM2 folder.
 
     The LLM client, judge and teacher tests all talk to it; skips where the server cannot start.
+    One server per session: each start loads SmolLM2 (~30-60 s on 2 cores), and the tests share
+    nothing through it (each client has its own request cache; decoding is greedy).
     """
     from tests.llm.serve_process import ServeUnavailable, transformers_serve
 
@@ -55,3 +64,52 @@ def served(smollm2_tokenizer, tmp_path_factory):
             yield base_url, model_dir
     except ServeUnavailable as err:
         pytest.skip(str(err))
+
+
+# The secrets the shared smoke run is given: one as an override, one through an env variable.
+SECRET_FROM_OVERRIDE = "SENTINEL-override-5b1e9c0d"
+SECRET_FROM_ENV = "SENTINEL-env-a7d2031f"
+SECRET_ENV_NAME = "IMITATE_TEST_API_KEY"  # named like a secret: its value is scrubbed everywhere
+
+
+@dataclass
+class SmokeRun:
+    workdir: Path
+    client: MlflowClient
+    run: object  # mlflow.entities.Run
+    output: str  # stdout + stderr
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> SmokeRun:
+    """One `python -m imitate +experiment=smoke` (~40 s on 2 cores) that the smoke and secret tests share.
+
+    It carries both secrets (test_secrets_run follows them) and, with ../shared/data present, runs
+    the quick benchmarks after training (test_smoke_run checks the eval.tasks hook).
+    """
+    from mlflow.tracking import MlflowClient
+
+    workdir = tmp_path_factory.mktemp("smoke")
+    uri = f"sqlite:///{workdir}/mlflow.db"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imitate",
+            "+experiment=smoke",
+            f"hydra.run.dir={workdir}/run",
+            f"+tracking.api_key={SECRET_FROM_OVERRIDE}",  # a secret key on the command line
+            f"+tracking.note=${{oc.env:{SECRET_ENV_NAME}}}",  # the env secret, an innocuous key
+        ]
+        + (["eval=quick"] if SHARED_DATA.is_dir() else []),
+        cwd=workdir,
+        env=os.environ | {"MLFLOW_TRACKING_URI": uri, SECRET_ENV_NAME: SECRET_FROM_ENV},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("smoke").experiment_id])
+    assert len(runs) == 1
+    return SmokeRun(workdir, client, runs[0], done.stdout + done.stderr)

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -227,30 +228,48 @@ def test_each_entry_point_prints_the_hint_and_starts_no_job(
     assert not list(tmp_path.rglob(".hydra")), "a job started: Hydra wrote its run folder"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("module", "extra", "typo", "meant"), ENTRY_POINTS)
-def test_python_dash_m_prints_the_hint(
-    tmp_path: Path, module: str, extra: list[str], typo: str, meant: str
-) -> None:
-    """The same through ``python -m``: each module's ``__main__`` block wraps its main."""
+def _dash_m(folder: Path, module: str, extra: list[str], typo: str) -> subprocess.CompletedProcess:
+    folder.mkdir()
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{folder}/m.db",
     }
-    done = subprocess.run(
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             module.removesuffix(".__main__"),
-            *_arguments(tmp_path, module, extra, typo),
+            *_arguments(folder, module, extra, typo),
         ],
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=tmp_path,
+        cwd=folder,
         env=env,
     )
+
+
+@pytest.fixture(scope="module")
+def dash_m_runs(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    """Each entry point run by ``python -m`` with its typo: fresh interpreters, two at a time."""
+    root = tmp_path_factory.mktemp("dash_m")
+    cases = {case.id: case.values[:3] for case in ENTRY_POINTS}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = {
+            name: pool.submit(_dash_m, root / name, module, extra, typo)
+            for name, (module, extra, typo) in cases.items()
+        }
+        return {name: (root / name, run.result()) for name, run in done.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("module", "extra", "typo", "meant"), ENTRY_POINTS)
+def test_python_dash_m_prints_the_hint(
+    dash_m_runs, request, module: str, extra: list[str], typo: str, meant: str
+) -> None:
+    """The same through ``python -m``: each module's ``__main__`` block wraps its main."""
+    folder, done = dash_m_runs[request.node.callspec.id]
     assert done.returncode != 0
     assert f"Did you mean '{meant}'?" in done.stderr, done.stderr[-2000:]
-    assert not list(tmp_path.rglob(".hydra")), "a job started: Hydra wrote its run folder"
+    assert not list(folder.rglob(".hydra")), "a job started: Hydra wrote its run folder"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,25 +18,9 @@ WITH_BENCHMARKS = SHARED_DATA.is_dir()
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> tuple[MlflowClient, object, str]:
-    workdir = tmp_path_factory.mktemp("smoke")
-    uri = f"sqlite:///{workdir}/mlflow.db"
-    env = os.environ | {"MLFLOW_TRACKING_URI": uri}
-    done = subprocess.run(
-        [sys.executable, "-m", "imitate", "+experiment=smoke", f"hydra.run.dir={workdir}/run"]
-        + (["eval=quick"] if WITH_BENCHMARKS else []),
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    client = MlflowClient(tracking_uri=uri)
-    experiment = client.get_experiment_by_name("smoke")
-    runs = client.search_runs([experiment.experiment_id])
-    assert len(runs) == 1
-    return client, runs[0], done.stdout + done.stderr
+def smoke_run(smoke_run) -> tuple[MlflowClient, object, str]:
+    """The session's smoke run (tests/conftest.py), shared with tests/tracking/test_secrets_run.py."""
+    return smoke_run.client, smoke_run.run, smoke_run.output
 
 
 def test_run_finished_with_params_and_tags(smoke_run) -> None:

@@ -2,13 +2,14 @@
 
 It searches everything its jail can reach for test code (`def check(`): its module's globals,
 sys.modules, every frame, every container the garbage collector tracks, the environment, /proc
-when mounted, and the files (HumanEval .jsonl(.gz) records included), for ~4 s. It runs each
+when mounted, and the files (HumanEval .jsonl(.gz) records included), for ~4 s (`answer_key(walk_s)`
+shortens the file walk alone: /sandbox and /tmp come first, then the rest of /). It runs each
 `check` it finds against a recorder that keeps every value the tests compare an answer with,
 then answers each call with the value recorded for its arguments. With the tests in the
 program's jail (the design before this one) it passed most problems.
 """
 
-ANSWER_KEY = r'''    return _answer_key(list(locals().values()))
+_TEMPLATE = r'''    return _answer_key(list(locals().values()))
 
 
 def _answer_key(args):
@@ -41,7 +42,7 @@ def _texts_in(value, depth=0):
 
 def _file_texts():
     import gzip, json, os, time
-    deadline = time.monotonic() + 4.0  # the jail's clock runs out at 10 s
+    deadline = time.monotonic() + __WALK_S__
     for root in ("/sandbox", "/tmp", "/"):
         for folder, dirs, files in os.walk(root):
             if folder in ("/proc", "/sys", "/dev") or time.monotonic() > deadline:
@@ -155,3 +156,13 @@ def _record(tests, book):
             else:
                 return
 '''
+
+WALK_S = 4.0  # the jail's clock runs out at 10 s
+
+
+def answer_key(walk_s: float = WALK_S) -> str:
+    """The completion, walking the file system for `walk_s` seconds; every other source in full."""
+    return _TEMPLATE.replace("__WALK_S__", repr(walk_s))
+
+
+ANSWER_KEY = answer_key()

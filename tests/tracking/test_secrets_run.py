@@ -1,15 +1,13 @@
 """A secret given as an override and through an env var reaches nothing `+experiment=smoke` writes.
 
-One real run shared by every assertion: MLflow params and tags, every artifact (downloaded), the
-captured stdout/stderr, Hydra's .log file and every file under the working folder (outputs, the
-sqlite store, the local artifact store).
+One real run shared by every assertion (the session's smoke run, which test_smoke_run.py checks
+too): MLflow params and tags, every artifact (downloaded), the captured stdout/stderr, Hydra's
+.log file and every file under the working folder (outputs, the sqlite store, the local artifact
+store).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +15,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from imitate.redact import REDACTED
+from tests.conftest import SECRET_FROM_ENV, SECRET_FROM_OVERRIDE
 
-# One real run, ~30-45 s on 2 cores; tests/tracking/test_redact.py is the fast check.
-pytestmark = pytest.mark.slow
-FROM_OVERRIDE = "SENTINEL-override-5b1e9c0d"
-FROM_ENV = "SENTINEL-env-a7d2031f"
-ENV_NAME = "IMITATE_TEST_API_KEY"  # named like a secret: its value is scrubbed wherever it appears
-SENTINELS = (FROM_OVERRIDE, FROM_ENV)
+# The session's smoke run (tests/conftest.py) carries both secrets: no run of its own, so not
+# `slow` any more (tests/tracking/test_redact.py is the unit-level check).
+SENTINELS = (SECRET_FROM_OVERRIDE, SECRET_FROM_ENV)
 
 
 @dataclass
@@ -35,29 +31,10 @@ class SecretRun:
 
 
 @pytest.fixture(scope="module")
-def secret_run(tmp_path_factory) -> SecretRun:
-    workdir = tmp_path_factory.mktemp("secrets")
-    uri = f"sqlite:///{workdir}/mlflow.db"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "imitate",
-            "+experiment=smoke",
-            f"hydra.run.dir={workdir}/run",
-            f"+tracking.api_key={FROM_OVERRIDE}",  # a secret key on the command line
-            f"+tracking.note=${{oc.env:{ENV_NAME}}}",  # the env secret under an innocuous key
-        ],
-        cwd=workdir,
-        env=os.environ | {"MLFLOW_TRACKING_URI": uri, ENV_NAME: FROM_ENV},
-        capture_output=True,
-        text=True,
-        timeout=600,
+def secret_run(smoke_run) -> SecretRun:
+    return SecretRun(
+        smoke_run.workdir, smoke_run.client, smoke_run.run.info.run_id, smoke_run.output
     )
-    assert done.returncode == 0, done.stderr[-4000:]
-    client = MlflowClient(tracking_uri=uri)
-    [run] = client.search_runs([client.get_experiment_by_name("smoke").experiment_id])
-    return SecretRun(workdir, client, run.info.run_id, done.stdout + done.stderr)
 
 
 def _leaks(text: str) -> list[str]:

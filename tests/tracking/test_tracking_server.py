@@ -27,6 +27,7 @@ from transformers import AutoModelForCausalLM
 
 from imitate import metrics
 from imitate.tracking import cells, mlflow_run
+from tests.sweep.grid import eval_overrides
 
 pytestmark = pytest.mark.slow
 HEALTH_WAIT_S = 90
@@ -143,9 +144,10 @@ def sweep(server, client_dir):
         "-m",
         "+sweep=mini_grid",
         "hydra.sweeper.params.model=tiny_llama",
-        "eval.tasks.style.limit=1",
         f"hydra.sweep.dir={client_dir}/multirun",
         f"+tracking.api_key={SECRET}",
+        *eval_overrides(),  # the quick benchmarks on tests/eval's fixtures: the server is the point
+        "eval.tasks.style.limit=1",
     )
     client = server.client
     experiment = client.get_experiment_by_name(SWEEP_EXPERIMENT).experiment_id
