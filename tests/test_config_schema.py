@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,7 +22,8 @@ from imitate.model.checkpoints import CheckpointConfig
 from imitate.model.optim import OptimConfig
 from imitate.model.parallel import ParallelConfig
 from imitate.model.progress import ProgressConfig
-from tests.conftest import REPO, compose_config
+from tests.conftest import compose_config
+from tests.support.subprocess_run import mlflow_uri, run_imitate
 
 # (node, its dataclass, a typo, the key it should have been): one per dataclass-backed place.
 TYPOS = [
@@ -233,23 +232,13 @@ def test_python_dash_m_prints_the_hint(
     tmp_path: Path, module: str, extra: list[str], typo: str, meant: str
 ) -> None:
     """The same through ``python -m``: each module's ``__main__`` block wraps its main."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            module.removesuffix(".__main__"),
-            *_arguments(tmp_path, module, extra, typo),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    done = run_imitate(
+        _arguments(tmp_path, module, extra, typo),
+        module=module.removesuffix(".__main__"),
         cwd=tmp_path,
-        env=env,
+        uri=mlflow_uri(tmp_path),
+        timeout_s=300,
+        check=False,
     )
     assert done.returncode != 0
     assert f"Did you mean '{meant}'?" in done.stderr, done.stderr[-2000:]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from transformers import AutoModelForCausalLM
 
 from imitate import metrics
 from tests.conftest import SHARED_DATA
+from tests.support.subprocess_run import mlflow_uri, run_imitate
 
 # With the shared benchmark data beside the repo, the smoke run also runs the quick benchmark
 # suite after training, which proves the eval.tasks hook end to end.
@@ -23,18 +21,14 @@ WITH_BENCHMARKS = SHARED_DATA.is_dir()
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> tuple[MlflowClient, object, str]:
     workdir = tmp_path_factory.mktemp("smoke")
-    uri = f"sqlite:///{workdir}/mlflow.db"
-    env = os.environ | {"MLFLOW_TRACKING_URI": uri}
-    done = subprocess.run(
-        [sys.executable, "-m", "imitate", "+experiment=smoke", f"hydra.run.dir={workdir}/run"]
+    uri = mlflow_uri(workdir)
+    done = run_imitate(
+        ["+experiment=smoke", f"hydra.run.dir={workdir}/run"]
         + (["eval=quick"] if WITH_BENCHMARKS else []),
         cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        uri=uri,
+        timeout_s=600,
     )
-    assert done.returncode == 0, done.stderr[-4000:]
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("smoke")
     runs = client.search_runs([experiment.experiment_id])

@@ -7,9 +7,6 @@ sqlite store, the local artifact store).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from imitate.redact import REDACTED
+from tests.support.subprocess_run import mlflow_uri, run_imitate
 
 # One real run, ~30-45 s on 2 cores; tests/tracking/test_redact.py is the fast check.
 pytestmark = pytest.mark.slow
@@ -37,24 +35,19 @@ class SecretRun:
 @pytest.fixture(scope="module")
 def secret_run(tmp_path_factory) -> SecretRun:
     workdir = tmp_path_factory.mktemp("secrets")
-    uri = f"sqlite:///{workdir}/mlflow.db"
-    done = subprocess.run(
+    uri = mlflow_uri(workdir)
+    done = run_imitate(
         [
-            sys.executable,
-            "-m",
-            "imitate",
             "+experiment=smoke",
             f"hydra.run.dir={workdir}/run",
             f"+tracking.api_key={FROM_OVERRIDE}",  # a secret key on the command line
             f"+tracking.note=${{oc.env:{ENV_NAME}}}",  # the env secret under an innocuous key
         ],
         cwd=workdir,
-        env=os.environ | {"MLFLOW_TRACKING_URI": uri, ENV_NAME: FROM_ENV},
-        capture_output=True,
-        text=True,
-        timeout=600,
+        uri=uri,
+        env={ENV_NAME: FROM_ENV},
+        timeout_s=600,
     )
-    assert done.returncode == 0, done.stderr[-4000:]
     client = MlflowClient(tracking_uri=uri)
     [run] = client.search_runs([client.get_experiment_by_name("smoke").experiment_id])
     return SecretRun(workdir, client, run.info.run_id, done.stdout + done.stderr)
