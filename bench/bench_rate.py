@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from imitate.rate.client import RaterSession
-from imitate.rate.pairs import Pair
+from imitate.rate.pairs import pair_record
 from imitate.rate.server import spawned
+from imitate.reply_pair import ReplyPair
 
 
 def write_pairs(path: Path, count: int) -> Path:
@@ -29,10 +30,10 @@ def write_pairs(path: Path, count: int) -> Path:
     with path.open("w") as handle:
         for i in range(count):
             text = " ".join(words[j % len(words)] for j in range(i, i + 120))
-            pair = Pair(
+            pair = ReplyPair(
                 f"item-{i}", f"Question {i}: {text[:200]}", f"model: {text}", f"teacher: {text}"
             )
-            handle.write(json.dumps(pair.__dict__) + "\n")
+            handle.write(json.dumps(pair_record(pair)) + "\n")
     return path
 
 

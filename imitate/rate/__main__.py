@@ -17,7 +17,8 @@ from pathlib import Path
 
 from imitate.data.report import DataReport
 from imitate.rate import db, export, server
-from imitate.rate.pairs import Pair, pairs_from_run, read_pairs
+from imitate.rate.pairs import pairs_from_run, read_pairs
+from imitate.reply_pair import ReplyPair
 from imitate.tracking.store_uri import default_tracking_uri
 
 DEFAULT_DB = "outputs/ratings.db"
@@ -63,7 +64,7 @@ def export_ratings(args: argparse.Namespace) -> dict:
     return summary
 
 
-def _inputs(args: argparse.Namespace) -> list[Pair]:
+def _inputs(args: argparse.Namespace) -> list[ReplyPair]:
     report = DataReport()
     pairs = [pair for path in args.pairs for pair in read_pairs(path, args.model_run_id, report)]
     if args.run:

@@ -14,7 +14,8 @@ from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from imitate.rate.pairs import Pair
+from imitate.rate.pairs import pair_record
+from imitate.reply_pair import ReplyPair
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = (
@@ -110,7 +111,7 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def add_items(path: str | Path, pairs: Iterable[Pair]) -> tuple[int, int]:
+def add_items(path: str | Path, pairs: Iterable[ReplyPair]) -> tuple[int, int]:
     """Insert new items; (added, already present). An id holding different text is an error."""
     added = unchanged = 0
     with closing(connect(path)) as connection, write(connection):
@@ -127,11 +128,11 @@ def add_items(path: str | Path, pairs: Iterable[Pair]) -> tuple[int, int]:
                 unchanged += 1
                 continue
             position += 1
+            row = pair_record(pair) | {"position": position}
             connection.execute(
-                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?)",
-                (pair.id, position, pair.instruction, pair.output_model, pair.output_teacher,
-                 pair.model_run_id),
-            )  # fmt: skip
+                f"INSERT INTO items ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                tuple(row.values()),
+            )
             added += 1
     return added, unchanged
 
@@ -141,6 +142,5 @@ def count_items(path: str | Path) -> int:
         return connection.execute("SELECT COUNT(*) FROM items").fetchone()[0]
 
 
-def _differs(row: sqlite3.Row, pair: Pair) -> bool:
-    fields = ("instruction", "output_model", "output_teacher", "model_run_id")
-    return any(row[name] != getattr(pair, name) for name in fields)
+def _differs(row: sqlite3.Row, pair: ReplyPair) -> bool:
+    return any(row[column] != value for column, value in pair_record(pair).items())

@@ -1,5 +1,9 @@
 """The pairs to rate: one reader for a JSONL of items and for the generations table an imitate run logs.
 
+Both give :class:`~imitate.reply_pair.ReplyPair` records (the model's ``output`` and the teacher's
+``reference``); :data:`FILE_KEYS` maps their fields to the file's keys, which are also the ratings
+database's item columns.
+
 A pairs file is JSON Lines, one object per line::
 
     {"id": "koala-17", "instruction": "...", "output_model": "...", "output_teacher": "...",
@@ -21,30 +25,28 @@ without its context, replies cut at 48 tokens) and is refused.
 
 from __future__ import annotations
 
+import json
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 from imitate.data.jsonl import read_jsonl
 from imitate.data.report import DataReport
+from imitate.reply_pair import ReplyPair
 from imitate.style.generations import GENERATIONS_ARTIFACT, TRUNCATED, read_table
 
+# Each ReplyPair field's key in a pairs file and column in the ratings database's items table.
+FILE_KEYS = {
+    "id": "id",
+    "prompt": "instruction",
+    "output": "output_model",
+    "reference": "output_teacher",
+    "model_run_id": "model_run_id",
+}
 REQUIRED = ("id", "instruction", "output_model", "output_teacher")
 OPTIONAL = ("model_run_id",)
-GENERATION_COLUMNS = {
-    "prompt": "instruction",
-    "model_reply": "output_model",
-    "teacher_reply": "output_teacher",
-}
-
-
-@dataclass(frozen=True)
-class Pair:
-    id: str
-    instruction: str
-    output_model: str
-    output_teacher: str
-    model_run_id: str | None = None
+# Each generations-table column the app reads, and the ReplyPair field it fills.
+GENERATION_COLUMNS = {"prompt": "prompt", "model_reply": "output", "teacher_reply": "reference"}
 
 
 class PairsError(ValueError):
@@ -53,7 +55,7 @@ class PairsError(ValueError):
 
 def read_pairs(
     path: str | Path, model_run_id: str | None = None, report: DataReport | None = None
-) -> list[Pair]:
+) -> list[ReplyPair]:
     """Pairs from a ``.jsonl`` items file or a ``.json`` generations table (ids must be unique).
 
     ``report`` counts the generations rows left out (truncated model replies) and kept unchecked.
@@ -72,7 +74,7 @@ def read_pairs(
     return pairs
 
 
-def pairs_from_run(client, run_id: str, report: DataReport | None = None) -> list[Pair]:
+def pairs_from_run(client, run_id: str, report: DataReport | None = None) -> list[ReplyPair]:
     """The generations table an imitate run logged, each pair tagged with that run's id."""
     with tempfile.TemporaryDirectory() as folder:
         try:
@@ -85,11 +87,23 @@ def pairs_from_run(client, run_id: str, report: DataReport | None = None) -> lis
         return read_pairs(local, model_run_id=run_id, report=report)
 
 
+def pair_record(pair: ReplyPair) -> dict[str, str | None]:
+    """The pair as a pairs-file object (and an items row): its values under :data:`FILE_KEYS`."""
+    return {key: getattr(pair, field) for field, key in FILE_KEYS.items()}
+
+
+def write_pairs(path: str | Path, pairs: Iterable[ReplyPair]) -> Path:
+    """A pairs file that :func:`read_pairs` reads back as ``pairs``."""
+    path = Path(path)
+    path.write_text("".join(json.dumps(pair_record(pair)) + "\n" for pair in pairs))
+    return path
+
+
 def _refuse_bad_line(where: str, message: str) -> None:
     raise PairsError(f"{where}: not valid JSON ({message})")
 
 
-def _pair(path: Path, number: int, record: object, default_run_id: str | None) -> Pair:
+def _pair(path: Path, number: int, record: object, default_run_id: str | None) -> ReplyPair:
     where = f"{path}:{number}"
     if not isinstance(record, dict):
         raise PairsError(f"{where}: expected a JSON object with keys {', '.join(REQUIRED)}")
@@ -115,10 +129,11 @@ def _pair(path: Path, number: int, record: object, default_run_id: str | None) -
     run_id = default_run_id if run_id is None else run_id  # null counts as absent
     if run_id is not None and not isinstance(run_id, str):
         raise PairsError(f"{where}: model_run_id must be a string or absent")
-    return Pair(model_run_id=run_id or None, **fields)
+    values = fields | {"model_run_id": run_id or None}
+    return ReplyPair(**{field: values[key] for field, key in FILE_KEYS.items()})
 
 
-def _from_generations(path: Path, run_id: str | None, report: DataReport) -> list[Pair]:
+def _from_generations(path: Path, run_id: str | None, report: DataReport) -> list[ReplyPair]:
     try:
         rows = read_table(path)
     except ValueError as error:  # names the file and the columns a table needs
@@ -142,7 +157,7 @@ def _from_generations(path: Path, run_id: str | None, report: DataReport) -> lis
             continue
         if cells[TRUNCATED] is None:
             report.count("model_reply_truncation_unknown")
-        pairs.append(Pair(id=f"{prefix}:{cells['id']}", model_run_id=run_id, **fields))
+        pairs.append(ReplyPair(id=f"{prefix}:{cells['id']}", model_run_id=run_id, **fields))
     if rows and not pairs:
         raise PairsError(
             f"{path}: all {len(rows)} model replies were cut at the token limit; nothing fair to "
@@ -151,7 +166,7 @@ def _from_generations(path: Path, run_id: str | None, report: DataReport) -> lis
     return pairs
 
 
-def _check_unique(path: Path, pairs: list[Pair]) -> None:
+def _check_unique(path: Path, pairs: list[ReplyPair]) -> None:
     seen: set[str] = set()
     for pair in pairs:
         if pair.id in seen:

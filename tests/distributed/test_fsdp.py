@@ -11,10 +11,8 @@ not bit for bit.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +31,7 @@ from imitate.model.adapters import AdapterConfig
 from imitate.model.checkpoints import consolidate, is_complete, newest_complete
 from imitate.model.parallel import resized
 from tests.conftest import compose_config
+from tests.support.subprocess_run import imitate_command, imitate_env, run_imitate
 
 pytestmark = pytest.mark.slow
 
@@ -60,32 +59,28 @@ FSDP = [
 LORA = ["adapter=lora"]  # tiny_llama's every block linear layer + the role-marker rows
 
 
-def _command(name: str, workdir: Path, overrides: list[str], processes: int) -> list[str]:
-    launcher = [sys.executable]
-    if processes > 1:
-        launcher += ["-m", "torch.distributed.run", "--nproc_per_node", str(processes)]
-    return [*launcher, "-m", "imitate", *COMMON, *overrides, f"hydra.run.dir={workdir / name}"]
+THREADS = {"OMP_NUM_THREADS": "1"}  # two processes on two cores
 
 
-def _env(workdir: Path, name: str) -> dict[str, str]:
-    uri = f"sqlite:///{workdir / name}.db"
-    return os.environ | {"MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1"}
+def _launcher(processes: int) -> list[str]:
+    return ["-m", "torch.distributed.run", "--nproc_per_node", str(processes)] if processes > 1 else []  # fmt: skip
+
+
+def _args(name: str, workdir: Path, overrides: list[str]) -> list[str]:
+    return [*COMMON, *overrides, f"hydra.run.dir={workdir / name}"]
+
+
+def _uri(workdir: Path, name: str) -> str:
+    return f"sqlite:///{workdir / name}.db"
 
 
 def _run(name: str, workdir: Path, overrides: list[str], processes: int) -> None:
-    done = subprocess.run(
-        _command(name, workdir, overrides, processes),
-        cwd=workdir,
-        env=_env(workdir, name),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    run_imitate(_args(name, workdir, overrides), cwd=workdir, uri=_uri(workdir, name),
+                launcher=_launcher(processes), env=THREADS, timeout_s=600)  # fmt: skip
 
 
 def _runs(workdir: Path, name: str):
-    client = MlflowClient(f"sqlite:///{workdir / name}.db")
+    client = MlflowClient(_uri(workdir, name))
     experiment = client.get_experiment_by_name("smoke")
     return client, client.search_runs([experiment.experiment_id])
 
@@ -248,11 +243,10 @@ def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(
     overrides = (FSDP if processes > 1 else CHECKPOINTS) + (LORA if lora else [])
     uninterrupted_name = ("lora_" if lora else "") + ("fsdp" if processes > 1 else "single")
     uninterrupted = request.getfixturevalue(uninterrupted_name)
-    command = _command(name, workdir, overrides, processes)
     job = subprocess.Popen(
-        command,
+        imitate_command(*_args(name, workdir, overrides), launcher=_launcher(processes)),
         cwd=workdir,
-        env=_env(workdir, name),
+        env=imitate_env(_uri(workdir, name), THREADS),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from imitate.style.similarity import style_metrics, style_rows
 from tests.conftest import REPO, compose_config
 from tests.support.config_targets import bind, targets
 from tests.support.judging import FIXTURES, only_run, table, vicuna_like
+from tests.support.subprocess_run import run_imitate
 
 COMMANDS = sorted(commands.COMMANDS)
 SCRIPTED = "tests.judge.scripted.ScriptedLLM"
@@ -168,9 +167,9 @@ def test_a_missing_judge_model_is_a_clear_error(tmp_path) -> None:
 
 
 @pytest.mark.slow  # a fresh interpreter importing mlflow and sklearn: ~30 s on a loaded 2-core box
-def test_cli_without_a_command_prints_usage() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "imitate.judge"], capture_output=True, text=True, timeout=120
+def test_cli_without_a_command_prints_usage(tmp_path) -> None:
+    done = run_imitate(
+        [], module="imitate.judge", cwd=tmp_path, uri=None, timeout_s=120, check=False
     )
     assert done.returncode == 2 and "compare" in done.stderr and "calibrate" in done.stderr
 

@@ -11,8 +11,8 @@ from imitate.judge.pairwise import PairwiseJudge
 from imitate.llm.verdicts import ERROR
 from imitate.rate import export
 from imitate.rate.db import add_items
-from imitate.rate.pairs import Pair as RatePair
 from imitate.rate.store import RatingStore
+from imitate.reply_pair import ReplyPair
 from tests.conftest import REPO, compose_config
 from tests.judge.scripted import ScriptedLLM
 from tests.support.judging import FIXTURES, only_run, table, vicuna_like
@@ -46,8 +46,8 @@ def test_compare_with_smollm2_in_process_as_the_judge(tmp_path, smollm2_tokenize
 def test_agreement_over_the_rating_apps_own_export(tmp_path) -> None:
     store_ = RatingStore(tmp_path / "ratings.db")
     items = [
-        RatePair("i1", "q1", "GOOD model reply", "teacher reply"),
-        RatePair("i2", "q2", "model reply", "GOOD teacher reply"),
+        ReplyPair("i1", "q1", "GOOD model reply", "teacher reply"),
+        ReplyPair("i2", "q2", "model reply", "GOOD teacher reply"),
     ]
     add_items(store_.path, items)
     # Each rater's verdict per item (whatever order the app shows the items in); the scripted

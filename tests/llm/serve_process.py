@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+
+from tests.support.local_servers import free_port, wait_healthy
 
 STARTUP_S = 180
 
@@ -36,7 +35,7 @@ def transformers_serve(
             __import__(module)
         except ImportError as err:
             raise ServeUnavailable(f"{module} missing: pip install 'imitate[serve]'") from err
-    port = _free_port()
+    port = free_port()
     home = workdir / "hf_home"
     home.mkdir(parents=True, exist_ok=True)
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(home)}
@@ -47,7 +46,8 @@ def transformers_serve(
     with open(log_path, "w") as log:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         try:
-            _wait_healthy(f"http://127.0.0.1:{port}/health", server, log_path)
+            health = f"http://127.0.0.1:{port}/health"
+            wait_healthy(health, server, log_path, "transformers serve", STARTUP_S)
             yield f"http://127.0.0.1:{port}/v1"
         finally:
             server.terminate()
@@ -56,27 +56,3 @@ def transformers_serve(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=20)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(
-                f"transformers serve exited with {server.returncode}:\n{log.read_text()}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(
-        f"transformers serve not healthy after {STARTUP_S} s:\n{log.read_text()[-3000:]}"
-    )

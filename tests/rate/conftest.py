@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 from pathlib import Path
@@ -10,22 +9,18 @@ from pathlib import Path
 import pytest
 
 from imitate.rate import db
-from imitate.rate.pairs import Pair
+from imitate.rate.pairs import write_pairs
 from imitate.rate.store import RatingStore
+from imitate.reply_pair import ReplyPair
 
 
-def make_pairs(count: int, run_id: str | None = "run-a") -> list[Pair]:
+def make_pairs(count: int, run_id: str | None = "run-a") -> list[ReplyPair]:
     """Items whose texts say what they are, so tests can tell the sides apart server-side."""
     return [
-        Pair(f"item-{i}", f"Instruction {i}: explain <b>{i}</b> & more", f"model says {i}",
+        ReplyPair(f"item-{i}", f"Instruction {i}: explain <b>{i}</b> & more", f"model says {i}",
              f"teacher says {i}", run_id)
         for i in range(count)
     ]  # fmt: skip
-
-
-def write_jsonl(path: Path, pairs: list[Pair]) -> Path:
-    path.write_text("".join(json.dumps(pair.__dict__) + "\n" for pair in pairs))
-    return path
 
 
 def rows(path: Path, sql: str, params=()) -> list[tuple]:
@@ -128,7 +123,7 @@ def served(tmp_path):
     with ExitStack() as stack:
 
         def start(count: int, *serve_args: str):
-            pairs = write_jsonl(tmp_path / f"pairs-{count}.jsonl", make_pairs(count))
+            pairs = write_pairs(tmp_path / f"pairs-{count}.jsonl", make_pairs(count))
             args = ["--db", str(tmp_path / "ratings.db"), "--pairs", str(pairs), *serve_args]
             # Startup is not under test: on a shared 2-core machine at load 20 it took over 60 s.
             return stack.enter_context(spawned(args, timeout_s=SERVER_START_S))

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from imitate.rate import db
-from imitate.rate.pairs import Pair
+from imitate.reply_pair import ReplyPair
 from tests.rate.conftest import rows
 
 TOKEN = re.compile(r'name="token" value="([^"]+)"')
@@ -128,7 +128,7 @@ def test_bad_rater_names_are_422(store_factory, client_factory, db_path, name) -
 def test_untrusted_text_is_escaped(db_path, store_factory, client_factory) -> None:
     store = store_factory(0)
     hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
-    db.add_items(db_path, [Pair("x", hostile, hostile + " m", hostile + " t")])
+    db.add_items(db_path, [ReplyPair("x", hostile, hostile + " m", hostile + " t")])
     page = client_factory(store, "<b>ann</b>").get("/rate")
     assert "<script" not in page.text and "<img" not in page.text and "<b>ann" not in page.text
     assert page.text.count("&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img") == 3

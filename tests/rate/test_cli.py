@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from imitate.rate import __main__ as cli
-from tests.rate.conftest import GENERATIONS, make_pairs, rows, write_jsonl
+from imitate.rate.pairs import write_pairs
+from tests.rate.conftest import GENERATIONS, make_pairs, rows
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def served_with(monkeypatch):
 def test_serve_a_runs_generations_and_a_pairs_file(tracking, new_run, tmp_path, served_with):
     _, uri = tracking
     run_id = new_run(GENERATIONS)
-    pairs = write_jsonl(tmp_path / "pairs.jsonl", make_pairs(2, run_id=None))
+    pairs = write_pairs(tmp_path / "pairs.jsonl", make_pairs(2, run_id=None))
     db_path = tmp_path / "ratings.db"
     args = ["serve", "--db", str(db_path), "--tracking-uri", uri, "--run", run_id]
     cli.main([*args, "--pairs", str(pairs), "--model-run-id", "run-b", "--port", "8123"])
@@ -50,7 +51,7 @@ def test_serve_refuses_an_empty_database_and_bad_options(tmp_path, served_with, 
 
 
 def test_serving_beyond_this_machine_warns(tmp_path, served_with, capsys) -> None:
-    pairs = write_jsonl(tmp_path / "pairs.jsonl", make_pairs(1))
+    pairs = write_pairs(tmp_path / "pairs.jsonl", make_pairs(1))
     cli.main(["serve", "--db", str(tmp_path / "r.db"), "--pairs", str(pairs), "--host", "0.0.0.0"])
     assert "no accounts, anyone who can reach it" in capsys.readouterr().err
     assert served_with == [("0.0.0.0", 8000)]

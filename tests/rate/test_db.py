@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from imitate.rate import db
-from imitate.rate.pairs import Pair
 from imitate.rate.store import AlreadyRated, RatingStore
+from imitate.reply_pair import ReplyPair
 from tests.rate.conftest import make_pairs, rows
 
 
@@ -107,7 +107,7 @@ def test_add_items_is_idempotent_and_refuses_changed_text(db_path) -> None:
     assert db.add_items(db_path, make_pairs(3)) == (3, 0)
     assert db.add_items(db_path, make_pairs(4)) == (1, 3)
     assert rows(db_path, "SELECT id, position FROM items ORDER BY position")[-1] == ("item-3", 3)
-    changed = Pair("item-1", "another instruction", "m", "t", "run-a")
+    changed = ReplyPair("item-1", "another instruction", "m", "t", "run-a")
     with pytest.raises(db.DatabaseError, match="'item-1' is already in the database"):
         db.add_items(db_path, [*make_pairs(6)[4:], changed])
     assert db.count_items(db_path) == 4  # the failed load added nothing (one transaction)

@@ -19,8 +19,13 @@ TIME_LIMIT_S = 120  # the whole load, generous for a shared 2-core machine (abou
 KILLED_SERVER_ERRORS = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
+def new_statuses() -> dict[int, list[int]]:
+    """Each rater's response codes, one list per rater, made before any thread reads them."""
+    return {index: [] for index in range(RATERS)}
+
+
 def rate_concurrently(url: str, statuses: dict, stop: threading.Event | None = None) -> float:
-    """Each rater posts PER_RATER ratings at once with the others; seconds taken."""
+    """Each rater posts PER_RATER ratings at once with the others (into ``statuses``); seconds taken."""
     barrier = threading.Barrier(RATERS)
     errors: list[BaseException] = []
 
@@ -40,7 +45,6 @@ def rate_concurrently(url: str, statuses: dict, stop: threading.Event | None = N
         finally:
             session.close()
 
-    statuses.update({index: [] for index in range(RATERS)})
     threads = [threading.Thread(target=rater, args=(i,), daemon=True) for i in range(RATERS)]
     started = time.perf_counter()
     for thread in threads:
@@ -54,7 +58,7 @@ def rate_concurrently(url: str, statuses: dict, stop: threading.Event | None = N
 
 def test_twenty_raters_lose_and_duplicate_nothing(served, tmp_path) -> None:
     server = served(PER_RATER)
-    statuses: dict[int, list[int]] = {}
+    statuses = new_statuses()
     seconds = rate_concurrently(server.url, statuses)
     assert all(codes == [303] * PER_RATER for codes in statuses.values()), statuses
     assert seconds < TIME_LIMIT_S
@@ -70,7 +74,9 @@ def test_twenty_raters_lose_and_duplicate_nothing(served, tmp_path) -> None:
 def test_acknowledged_ratings_survive_a_kill(served, tmp_path) -> None:
     """SIGKILL mid-load: every rating the server answered 303 for is in the database."""
     server = served(PER_RATER)
-    statuses: dict[int, list[int]] = {}
+    # Filled before the killer thread starts summing them: adding the keys while it iterates the
+    # dict can raise "dictionary changed size during iteration" in that thread (then no kill comes).
+    statuses = new_statuses()
     stop = threading.Event()
 
     def kill_after_some() -> None:

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from imitate.data.report import DataReport
-from imitate.rate.pairs import PairsError, pairs_from_run, read_pairs
-from tests.rate.conftest import GENERATIONS, make_pairs, write_jsonl
+from imitate.rate.pairs import PairsError, pairs_from_run, read_pairs, write_pairs
+from tests.rate.conftest import GENERATIONS, make_pairs
 
 
 def test_reads_items_jsonl(tmp_path) -> None:
-    path = write_jsonl(tmp_path / "items.jsonl", make_pairs(3))
+    path = write_pairs(tmp_path / "items.jsonl", make_pairs(3))
     assert read_pairs(path) == make_pairs(3)
 
 
@@ -21,7 +21,7 @@ def test_integer_ids_and_default_run_id(tmp_path) -> None:
     record = {"id": 7, "instruction": "q", "output_model": "", "output_teacher": "t"}
     path.write_text(json.dumps(record) + "\n\n")  # blank lines are not items
     [pair] = read_pairs(path, model_run_id="run-x")
-    assert (pair.id, pair.output_model, pair.model_run_id) == ("7", "", "run-x")
+    assert (pair.id, pair.output, pair.model_run_id) == ("7", "", "run-x")
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_integer_ids_and_default_run_id(tmp_path) -> None:
     ],
 )  # fmt: skip
 def test_bad_lines_are_named(tmp_path, line, message) -> None:
-    path = write_jsonl(tmp_path / "items.jsonl", make_pairs(1))
+    path = write_pairs(tmp_path / "items.jsonl", make_pairs(1))
     path.write_text(path.read_text() + line + "\n")
     with pytest.raises(PairsError, match=message):
         read_pairs(path)
@@ -58,7 +58,7 @@ def test_reads_a_runs_generations_table(tracking, new_run) -> None:
     client, _ = tracking
     run_id = new_run(GENERATIONS)
     pairs = pairs_from_run(client, run_id)
-    assert [(p.id, p.instruction, p.output_model, p.output_teacher) for p in pairs] == [
+    assert [(p.id, p.prompt, p.output, p.reference) for p in pairs] == [
         (f"{run_id}:0", "p0", "m0", "t0"),
         (f"{run_id}:1", "p1", "m1", "t1"),
     ]

@@ -6,9 +6,7 @@ a fixture conversation file, the quick benchmarks on the eval fixtures. Run once
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from imitate.report.__main__ import main
 from imitate.tracking import cells
+from tests.support.subprocess_run import mlflow_uri, run_imitate
 from tests.sweep.grid import eval_overrides, write_conversations
 
 EXPERIMENT = "mini_contrast"  # the sweep's own tracking.experiment, unchanged
@@ -36,13 +35,10 @@ class ContrastReport:
         return MlflowClient(self.uri)
 
 
-def tiny_sweep_command(workdir: Path, source: Path) -> list[str]:
+def tiny_sweep_args(workdir: Path, source: Path) -> list[str]:
     """`python -m imitate -m +sweep=mini_contrast` with tiny sizes (what the README runs on SmolLM2)."""
     budgets = ",".join(map(str, BUDGETS))
     return [
-        sys.executable,
-        "-m",
-        "imitate",
         "-m",
         "+experiment=smoke",  # tiny_llama, 64-token blocks, batch 8: seconds per cell
         "+sweep=mini_contrast",
@@ -55,18 +51,10 @@ def tiny_sweep_command(workdir: Path, source: Path) -> list[str]:
 
 def build_contrast_report(workdir: Path) -> ContrastReport:
     workdir.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{workdir}/mlflow.db"
+    uri = mlflow_uri(workdir)
     source = workdir / "conversations.jsonl"
     write_conversations(source, range(CONVERSATIONS))
-    done = subprocess.run(
-        tiny_sweep_command(workdir, source),
-        cwd=workdir,
-        env=os.environ | {"MLFLOW_TRACKING_URI": uri},
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = run_imitate(tiny_sweep_args(workdir, source), cwd=workdir, uri=uri, timeout_s=1200)
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     [parent] = client.search_runs([experiment.experiment_id], f"tags.{cells.TAG_ROLE} = 'sweep'")

@@ -11,14 +11,14 @@ Every cell runs mini_grid's quick benchmarks (eval=quick) on the small fixtures 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
+
+from tests.support.subprocess_run import mlflow_uri, run_imitate
 
 EXPERIMENT = "grid_test"
 BYTES_MODEL = "tiny_gpt2_bytes"
@@ -45,7 +45,7 @@ class Grid:
 
 def build_grid(workdir: Path, smollm2_tokenizer) -> Grid:
     workdir.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{workdir}/mlflow.db"
+    uri = mlflow_uri(workdir)
     _write_bytes_model(workdir / "conf", _byte_tokenizer(smollm2_tokenizer, workdir / "bytes"))
     source = workdir / "conversations.jsonl"
     write_conversations(source, range(CONVERSATIONS_FIRST))
@@ -58,10 +58,7 @@ def build_grid(workdir: Path, smollm2_tokenizer) -> Grid:
 
 
 def _sweep(workdir: Path, uri: str, source: Path) -> tuple[subprocess.CompletedProcess, float]:
-    command = [
-        sys.executable,
-        "-m",
-        "imitate",
+    args = [
         "-m",
         "+sweep=mini_grid",
         f"hydra.sweeper.params.model='tiny_llama,{BYTES_MODEL}'",
@@ -72,14 +69,8 @@ def _sweep(workdir: Path, uri: str, source: Path) -> tuple[subprocess.CompletedP
         *eval_overrides(),
     ]
     started = time.perf_counter()
-    done = subprocess.run(
-        command,
-        cwd=workdir,
-        env=os.environ | {"MLFLOW_TRACKING_URI": uri},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    # The first run fails in one cell on purpose: the tests read its exit status and output.
+    done = run_imitate(args, cwd=workdir, uri=uri, timeout_s=900, check=False)
     return done, time.perf_counter() - started
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,24 +17,24 @@ from mlflow.tracking import MlflowClient
 
 from imitate import metrics
 from imitate.tracking import cells
+from tests.support.subprocess_run import imitate_command, imitate_env, mlflow_uri, run_imitate
 
 pytestmark = pytest.mark.slow
 STEPS = 32  # 16384 tokens / (8 sequences × 64 tokens): long enough to kill it half-way
 
 
-def sweep_command(workdir: Path, sweep_dir: Path) -> list[str]:
+def sweep_args(sweep_dir: Path) -> list[str]:
     return [
-        sys.executable, "-m", "imitate", "-m", "+experiment=smoke", "data.max_tokens=16384",
+        "-m", "+experiment=smoke", "data.max_tokens=16384",
         "checkpoint.every_n_steps=1", "checkpoint.keep_last=2", "resume=auto",
         "tracking.experiment=resume_test", "eval.tasks.style.limit=1",
         f"hydra.sweep.dir={sweep_dir}",
     ]  # fmt: skip
 
 
-def kill_after_a_checkpoint(
-    command: list[str], workdir: Path, env: dict, checkpoints: Path
-) -> None:
-    process = subprocess.Popen(command, cwd=workdir, env=env, start_new_session=True,
+def kill_after_a_checkpoint(args: list[str], workdir: Path, uri: str, checkpoints: Path) -> None:
+    process = subprocess.Popen(imitate_command(*args), cwd=workdir, env=imitate_env(uri),
+                               start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
@@ -49,16 +48,11 @@ def kill_after_a_checkpoint(
 
 
 def test_rerun_resumes_the_killed_cell_in_its_own_run(tmp_path) -> None:
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    env = os.environ | {"MLFLOW_TRACKING_URI": uri}
+    uri = mlflow_uri(tmp_path)
     first_dir, second_dir = tmp_path / "sweep1", tmp_path / "sweep2"
-    kill_after_a_checkpoint(
-        sweep_command(tmp_path, first_dir), tmp_path, env, first_dir / "0" / "checkpoints"
-    )
+    kill_after_a_checkpoint(sweep_args(first_dir), tmp_path, uri, first_dir / "0" / "checkpoints")
 
-    rerun = subprocess.run(sweep_command(tmp_path, second_dir), cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    rerun = run_imitate(sweep_args(second_dir), cwd=tmp_path, uri=uri, timeout_s=600)
     assert f"resuming from {first_dir / '0' / 'checkpoints'}" in rerun.stdout + rerun.stderr
 
     client = MlflowClient(uri)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from omegaconf import OmegaConf, open_dict
 
 from imitate.generate import generate
 from tests.conftest import REPO, compose_config
+from tests.support.subprocess_run import run_imitate
 
 FIXTURES = REPO / "tests" / "fixtures" / "teacher"
 TEACHER = ["llm=local_server", "llm.model=served"]
@@ -59,13 +57,13 @@ def test_a_run_writes_the_dataset_and_logs_manifest_and_ledger_to_mlflow(tmp_pat
 
 
 def test_the_cli_asks_for_a_teacher(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "imitate.generate"],
-        capture_output=True,
-        text=True,
-        timeout=600,  # an interpreter importing torch, on a loaded 2-core machine
+    done = run_imitate(
+        [],
+        module="imitate.generate",
         cwd=tmp_path,  # Hydra makes its run folder before the check refuses the config
-        env=os.environ | {"PYTHONPATH": str(REPO)},
+        uri=None,
+        timeout_s=600,  # an interpreter importing torch, on a loaded 2-core machine
+        check=False,
     )
     assert done.returncode != 0
     assert "generate: choose a llm option: llm=<name> (conf/llm/)" in done.stderr

@@ -8,18 +8,16 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
+from tests.support.subprocess_run import imitate_command, imitate_env, run_imitate
 from tests.support.teacher_jobs import FIXTURES, make_job, read_as_data_nq_synthetic
 from tests.teacher.qa_server import PRICES, QAServer
 from tests.teacher.scripted import ScriptedLLM
-
-pytest.importorskip("imitate.llm.openai_client")
 
 SETTINGS = {"n_examples": 50, "batch_size": 4}
 
@@ -33,9 +31,6 @@ def _cli(tmp_path: Path, base_url: str, model: str, *llm: str, **generate) -> li
         **generate,
     }
     return [
-        sys.executable,
-        "-m",
-        "imitate.generate",
         "llm=local_server",
         f"llm.base_url={base_url}",
         f"llm.model={model}",
@@ -48,9 +43,13 @@ def _cli(tmp_path: Path, base_url: str, model: str, *llm: str, **generate) -> li
     ]
 
 
-def _start(command: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+def _start(args: list[str]) -> subprocess.Popen:
+    command = imitate_command(*args, module="imitate.generate")
+    return subprocess.Popen(command, cwd=REPO, env=imitate_env(None), stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _generate(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_imitate(args, module="imitate.generate", cwd=REPO, uri=None, env=env or {}, timeout_s=300)  # fmt: skip
 
 
 @pytest.mark.slow  # five CLI runs: ~20 s idle, a minute on busy cores
@@ -63,21 +62,20 @@ def test_sigkill_and_rerun_never_pays_twice_and_the_manifest_counts_every_answer
     assert reference["stopped"] == "n_examples"  # the target is reached: the end is tested too
     with QAServer() as server:
         prices = [f"llm.{name}={value}" for name, value in PRICES.items()]
-        command = _cli(tmp_path, server.url, "qa-teacher", *prices)
+        args = _cli(tmp_path, server.url, "qa-teacher", *prices)
         for _ in range(2):
             unanswered = total - len(server.answers)
             if unanswered < 2:
                 break
             server.hold_after(rng.randint(1, unanswered - 1))
-            process = _start(command)
+            process = _start(args)
             assert server.holding.wait(timeout=120), process.stderr.read()
             time.sleep(0.5)  # every reply already sent reaches the client's cache
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
             server.release()
         for _ in range(2):  # the run to the end, then a rerun of the finished job
-            done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
-            assert done.returncode == 0, done.stderr[-3000:]
+            _generate(args)
         assert (tmp_path / "out.jsonl").read_text() == (tmp_path / "reference.jsonl").read_text()
         final = json.loads((tmp_path / "out.manifest.json").read_text())
         assert final["counts"] == reference["counts"] and final["stopped"] == reference["stopped"]
@@ -95,7 +93,7 @@ def test_the_api_key_is_in_no_file_the_job_writes(tmp_path: Path) -> None:
     """Outputs, manifest, request cache, Hydra's folder and the MLflow store and artifacts."""
     sentinel = "sk-teacher-sentinel-0123456789abcdef"
     with QAServer() as server:
-        command = _cli(
+        args = _cli(
             tmp_path,
             server.url,
             "qa-teacher",
@@ -105,12 +103,8 @@ def test_the_api_key_is_in_no_file_the_job_writes(tmp_path: Path) -> None:
             f"tracking.artifact_root={tmp_path / 'artifacts'}",
             n_examples=5,
         )
-        command.remove("~tracking")
-        env = {**os.environ, "PYTHONPATH": str(REPO), "IMITATE_TEST_TEACHER_KEY": sentinel}
-        done = subprocess.run(
-            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
+        args.remove("~tracking")
+        done = _generate(args, {"IMITATE_TEST_TEACHER_KEY": sentinel})
         assert server.authorizations == {f"Bearer {sentinel}"}  # the key was used
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert {"out.jsonl", "out.manifest.json", "requests.sqlite", "mlflow.db"} <= {

@@ -10,16 +10,13 @@ stderr are grepped. tests/tracking/test_secrets_run.py follows a whole training 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from imitate.redact import REDACTED
-from tests.conftest import REPO
+from tests.support.subprocess_run import mlflow_uri, run_imitate
 
 pytestmark = pytest.mark.slow  # 15 interpreters importing torch: minutes on 2 loaded cores
 SENTINEL = "sk-SENTINEL-7c41e09b-in-clear"
@@ -43,8 +40,7 @@ CASES = [(module, way) for module in ENTRY_POINTS for way in WAYS]
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[tuple[str, str], tuple[Path, str]]:
     root = tmp_path_factory.mktemp("secret_entry_points")
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "HYDRA_FULL_ERROR")}
-    env |= {"PYTHONPATH": str(REPO), "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db"}
+    unset = {"OPENAI_API_KEY": None, "HYDRA_FULL_ERROR": None}
 
     def run(case: tuple[str, str]) -> tuple[Path, str]:
         module, way = case
@@ -54,10 +50,8 @@ def runs(tmp_path_factory) -> dict[tuple[str, str], tuple[Path, str]]:
         argv = [*base, *WAYS[way](node), f"hydra.run.dir={folder}/run"]
         if module == "imitate.plan":  # plan writes nothing by design: give it a folder to write
             argv += ["hydra.output_subdir=.hydra"]
-        done = subprocess.run(
-            [sys.executable, "-m", module, *argv], cwd=folder, env=env, capture_output=True,
-            text=True, timeout=600,
-        )  # fmt: skip
+        done = run_imitate(argv, module=module, cwd=folder, uri=mlflow_uri(root), env=unset,
+                           timeout_s=600, check=False)  # fmt: skip
         return folder, done.stdout + done.stderr
 
     with ThreadPoolExecutor(max_workers=4) as pool:

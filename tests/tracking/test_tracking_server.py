@@ -11,12 +11,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +23,8 @@ from transformers import AutoModelForCausalLM
 
 from imitate import metrics
 from imitate.tracking import cells, mlflow_run
+from tests.support.local_servers import free_port, wait_healthy
+from tests.support.subprocess_run import run_imitate
 from tests.sweep.grid import eval_overrides
 
 pytestmark = pytest.mark.slow
@@ -55,7 +53,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow_server")
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1"]
     command += ["--backend-store-uri", f"sqlite:///{root / 'server.db'}"]
@@ -66,34 +64,11 @@ def server(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process, root / "server.log")
+        wait_healthy(f"{url}/health", process, root / "server.log", "mlflow server", HEALTH_WAIT_S)
         yield Server(url, root, root / "artifacts")
     finally:
         _stop(process)
         log.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + HEALTH_WAIT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"mlflow server exited with {process.returncode}:\n{log.read_text()[-3000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"mlflow server not healthy after {HEALTH_WAIT_S} s:\n{log.read_text()[-3000:]}")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -112,17 +87,8 @@ def client_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("client")
 
 
-def _imitate(server: Server, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=cwd,
-        env=os.environ | {"MLFLOW_TRACKING_URI": server.url},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return done
+def _imitate(server: Server, cwd: Path, module: str, *args: str) -> subprocess.CompletedProcess:
+    return run_imitate(args, module=module, cwd=cwd, uri=server.url, timeout_s=900)
 
 
 @pytest.fixture(scope="module")
