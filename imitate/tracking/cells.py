@@ -17,7 +17,6 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from imitate.hashing import short_hash
-from imitate.model.adapters import AdapterConfig
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +139,8 @@ def base_row_config(cell: DictConfig, output_dir: str, run_name: str) -> DictCon
         base.data.max_tokens = base.data.block_size
         # The base model is the same under every adapter (LoRA starts as the identity): an
         # adapter=lora cell shares adapter=none's row (same hash) instead of adding a second one.
+        from imitate.model.adapters import AdapterConfig  # here: the report needs no torch/peft
+
         base.adapter = OmegaConf.structured(AdapterConfig())
     return base
 
