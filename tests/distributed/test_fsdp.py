@@ -284,7 +284,9 @@ def test_sigkill_then_resume_auto_continues_the_same_curve_and_run(
     # lose that one point, so only the steps from the resumed one on are required.
     losses, resumed_at = _losses(workdir, name), int(killed_at.stem.split("=")[1])
     assert set(range(resumed_at, STEPS)) <= losses.keys()
-    assert losses == pytest.approx({step: uninterrupted[step] for step in losses}, rel=1e-5)
+    # Bit for bit, not approximately: the same weights, optimizer and data order, and each rank's
+    # RNG state (LoRA's dropout) restored (measured: exact for LoRA on 1 and 2 processes).
+    assert losses == {step: uninterrupted[step] for step in losses}
     tokens = _final(workdir, name, metrics.TOKENS_SEEN)  # counted on from the checkpoint
     assert tokens == _final(workdir, uninterrupted_name, metrics.TOKENS_SEEN) > 0
     if lora:  # the adapter it saved is the uninterrupted run's, bit for bit
