@@ -9,6 +9,7 @@ materialised: each rank allocates its own shard and reads or initialises just th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,12 +103,7 @@ def build_sharded(
     the frozen base weights and the trainable adapter weights alike, per block.
     """
     if adapt is not None and config.meta_init:
-        # Materialising shard by shard reads the base checkpoint by HF's names and would
-        # re-initialise the adapter's weights with HF's init (LoRA's B must start at zero).
-        raise ValueError(
-            "adapter=lora under trainer=fsdp builds the full model per rank first: set "
-            "parallel.meta_init=false (meta-device init of adapters is not supported yet)"
-        )
+        config = _without_meta_init(config)
     if config.cpu_offload and device.type == "cpu":
         raise ValueError(
             "parallel.cpu_offload=true moves sharded weights, gradients and optimizer states from "
@@ -128,6 +124,17 @@ def build_sharded(
     if config.meta_init:
         materialise(model, device, Path(weights_dir) if weights_dir else None)
     return model
+
+
+def _without_meta_init(config: ParallelConfig) -> ParallelConfig:
+    """An adapter's weights are built from the loaded base (LoRA's B at zero, peft's trainable
+    token rows copied from the embedding): materialising shard by shard would give them HF's init
+    instead. So each rank builds the whole model first, as ``meta_init=false`` does, and says so."""
+    log.info(
+        "adapter under trainer=fsdp: parallel.meta_init=true resolved to false (each rank builds "
+        "the full base model in host memory before sharding; peft initialises the adapter from it)"
+    )
+    return dataclasses.replace(config, meta_init=False)
 
 
 def pretrained_dir(weights: str | None, cache_dir: str) -> str | None:

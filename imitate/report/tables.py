@@ -99,8 +99,15 @@ def table2_style(rows: list[Row], published: Sequence[Published] = ()) -> Table:
         used.extend(matches)
         columns.append((label, row_of, matches))
 
-    by_amount = sorted(
-        rows, key=lambda r: (r.model, r.adapter, r.budget or r.tokens or 0, r.tokens or 0)
+    by_amount = sorted(  # per model: full fine-tunes (the paper's) first, then each adapter
+        rows,
+        key=lambda r: (
+            r.model,
+            r.adapter != "none",
+            r.adapter,
+            r.budget or r.tokens or 0,
+            r.tokens or 0,
+        ),
     )
     for role in (cells.ROLE_BASE, cells.ROLE_IMITATION):
         for row in (r for r in by_amount if r.role == role):

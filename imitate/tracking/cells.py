@@ -2,8 +2,9 @@
 
 A cell's identity is the hash of its resolved config minus what only says where results go
 (``output_dir`` and cache folders, ``run_name``, ``tracking``, ``resume``). A base-model row
-(``train: false``) also drops what only matters for training (optimiser, batch, token budget), so
-the cells of one base model share a single base row however many budgets the grid has.
+(``train: false``) also drops what only matters for training (optimiser, batch, token budget) and
+evaluates the model without an adapter, so the cells of one base model share a single base row
+however many budgets and adapters the grid has.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def cell_tags(
 
 
 def _training_only(key: str) -> bool:
-    return key.split(".")[0] in TRAINING_ONLY or key == "data.max_tokens"
+    # A base row has no adapter (base_row_config): the cell's adapter is no coordinate of it.
+    return key.split(".")[0] in (*TRAINING_ONLY, "adapter") or key == "data.max_tokens"
 
 
 def grid_value(cfg: DictConfig, choices: dict[str, Any], key: str) -> str:
@@ -135,6 +137,11 @@ def base_row_config(cell: DictConfig, output_dir: str, run_name: str) -> DictCon
         # Validation data is held out before the budget is taken, so one block of training data
         # (never used) keeps preparation cheap without changing what the base row measures.
         base.data.max_tokens = base.data.block_size
+        # The base model is the same under every adapter (LoRA starts as the identity): an
+        # adapter=lora cell shares adapter=none's row (same hash) instead of adding a second one.
+        from imitate.model.adapters import AdapterConfig  # here: the report needs no torch/peft
+
+        base.adapter = OmegaConf.structured(AdapterConfig())
     return base
 
 

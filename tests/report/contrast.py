@@ -1,7 +1,9 @@
 """`+sweep=mini_contrast` shrunk to a tiny model, then `python -m imitate.report`: the README's chain.
 
 The real sweep's config with only sizes changed: tiny_llama instead of SmolLM2, two small budgets,
-a fixture conversation file, the quick benchmarks on the eval fixtures. Run once per test session.
+a fixture conversation file, the quick benchmarks on the eval fixtures; and the study's adapter axis
+(``adapter=none,lora``, issue 19), so one report carries a series per adapter. Run once per test
+session.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tests.sweep.grid import eval_overrides, write_conversations
 
 EXPERIMENT = "mini_contrast"  # the sweep's own tracking.experiment, unchanged
 BUDGETS = (512, 1024)
+ADAPTERS = ("none", "lora")  # full fine-tuning and LoRA: each budget trained both ways
 CONVERSATIONS = 40
 
 
@@ -43,6 +46,7 @@ def tiny_sweep_args(workdir: Path, source: Path) -> list[str]:
         "+experiment=smoke",  # tiny_llama, 64-token blocks, batch 8: seconds per cell
         "+sweep=mini_contrast",
         f"data.max_tokens={budgets}",  # replaces the sweep's own budgets
+        f"adapter={','.join(ADAPTERS)}",  # one base row, a cell per budget and adapter
         f"data.sources.sharegpt.path={source}",
         f"hydra.sweep.dir={workdir / 'multirun'}",
         *eval_overrides(),

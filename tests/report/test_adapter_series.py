@@ -56,6 +56,13 @@ def test_table2_has_a_column_per_adapter_and_budget(rows) -> None:
     assert by_column["tiny_llama + 1.024k tokens"] == 16.0
     assert by_column["tiny_llama + lora + 1.024k tokens"] == 16.0
     assert by_column["tiny_llama + lora + 512 tokens"] == 8.0
+    ours = [label for label in table.columns if label.startswith("tiny_llama +")]
+    assert ours == [  # full fine-tunes (the paper's method) first, then LoRA, by budget
+        "tiny_llama + 512 tokens",
+        "tiny_llama + 1.024k tokens",
+        "tiny_llama + lora + 512 tokens",
+        "tiny_llama + lora + 1.024k tokens",
+    ]
 
 
 def test_runs_from_before_adapters_count_as_full_fine_tunes(tmp_path) -> None:

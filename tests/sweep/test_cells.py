@@ -30,10 +30,16 @@ def test_hash_ignores_where_results_go_but_not_what_is_computed() -> None:
     assert cells.config_hash(_cell("model=tiny_gpt2")) != digest
 
 
-def test_base_rows_share_one_hash_across_budgets_and_optimisers() -> None:
+def test_base_rows_share_one_hash_across_budgets_optimisers_and_adapters() -> None:
     small = cells.base_row_config(_cell("data.max_tokens=512"), "/runs/base", "base")
     large = cells.base_row_config(_cell("data.max_tokens=4096", "optim.lr=1"), "/runs/b", "base")
     assert cells.config_hash(small) == cells.config_hash(large)
+    lora = _cell("data.max_tokens=512", "adapter=lora", "adapter.rank=4")
+    assert cells.config_hash(lora) != cells.config_hash(_cell("data.max_tokens=512"))
+    # The base model under LoRA is the base model: one row for both adapters, evaluated plain.
+    lora_base = cells.base_row_config(lora, "/runs/base", "base")
+    assert lora_base.adapter.method == "none"
+    assert cells.config_hash(lora_base) == cells.config_hash(small)
     assert cells.config_hash(small) != cells.config_hash(_cell("data.max_tokens=512"))
     assert not small.train and small.data.max_tokens == small.data.block_size
 
@@ -48,6 +54,11 @@ def test_tags_only_inside_a_sweep() -> None:
     assert tags[cells.TAG_PARENT] == "p1" and tags[cells.TAG_ROLE] == cells.ROLE_IMITATION
     assert tags["grid.data.max_tokens"] == "1024" and tags["grid.model"] == "tiny_llama"
     assert tags[cells.TAG_PARAMETERS] == "3200000"
+    lora = _cell("adapter=lora", "tracking.parent_run_id=p1", "tracking.grid=[adapter,model]")
+    base = cells.base_row_config(lora, "/runs/base", "base")
+    choices = {"model": "tiny_llama", "adapter": "lora"}
+    assert cells.cell_tags(lora, choices)["grid.adapter"] == "lora"
+    assert "grid.adapter" not in cells.cell_tags(base, choices)  # no adapter in a base row
 
 
 def test_swept_keys_come_from_the_command_and_the_sweeper_params() -> None:
