@@ -109,7 +109,7 @@ def test_generations_table_round_trip(endpoint, server, tmp_path) -> None:
     assert [r.id for r in read_generation_outputs(path)] == ["a", "b"]
     from imitate.rate.pairs import read_pairs
 
-    assert [p.output_model for p in read_pairs(path)] == [
+    assert [p.output for p in read_pairs(path)] == [
         "echo: Name three colours.",
         "echo: Say hi.",
     ]

@@ -120,7 +120,7 @@ def test_nq_synthetic_end_to_end_on_transformers_serve(served, tmp_path: Path) -
     """A real served model as the teacher: a bounded job runs, its manifest adds up, a rerun is free."""
     base_url, model_dir = served
     # One chunk of two concurrent requests, short replies: a 135M model on a shared CPU is slow.
-    command = _cli(
+    args = _cli(
         tmp_path,
         base_url,
         model_dir,
@@ -131,8 +131,7 @@ def test_nq_synthetic_end_to_end_on_transformers_serve(served, tmp_path: Path) -
         max_requests=2,
         max_new_tokens=32,
     )
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_imitate(args, module="imitate.generate", cwd=REPO, uri=None, timeout_s=1800)
     manifest = json.loads((tmp_path / "out.manifest.json").read_text())
     counts = manifest["counts"]
     assert manifest["stopped"] in ("n_examples", "max_requests")
@@ -145,8 +144,7 @@ def test_nq_synthetic_end_to_end_on_transformers_serve(served, tmp_path: Path) -
     # The same job from scratch is answered by the request cache: same file, nothing sent.
     (tmp_path / "out.jsonl").unlink()
     (tmp_path / "out.manifest.json").unlink()
-    again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stderr[-3000:]
+    _generate(args)
     assert (tmp_path / "out.jsonl").read_text() == first
     usage = json.loads((tmp_path / "out.manifest.json").read_text())["usage"]
     assert usage["llm/requests"] == 0 and usage["llm/cache_hits"] == counts["requests"]
