@@ -76,17 +76,15 @@ def collect_rows(
     runs = [
         run for run in _sweep_runs(client, experiment_id, parent) if not is_measured_teacher(run)
     ]
-    latest: dict[str, Run] = {}
-    for run in sorted(runs, key=lambda r: r.info.start_time):
-        latest[run.data.tags.get(cells.TAG_CONFIG_HASH, run.info.run_id)] = run
-    kept = newest_per_grid_point(list(latest.values()))
+    kept = newest_per_grid_point(runs)
     measured = _measured_teacher(client, experiment_id, teacher_run)
     return [to_row(run) for run in [*kept, *([measured] if measured else [])]]
 
 
 def newest_per_grid_point(runs: list[Run]) -> list[Run]:
-    """The newest sweep cell at each grid point; older cells there (a sweep rerun after its YAML
-    changed, e.g. longer style replies) are left out with a warning naming them.
+    """The newest sweep cell at each grid point (so the latest run of each config hash); older
+    cells there with another config (a sweep rerun after its YAML changed, e.g. longer style
+    replies) are left out with a warning naming them.
 
     A grid point is the cell's role, base model, data, adapter and swept values (``grid.*`` tags):
     cells of one grid that differ in a swept key are all kept. Runs without a config hash (not
@@ -95,12 +93,14 @@ def newest_per_grid_point(runs: list[Run]) -> list[Run]:
     newest: dict[tuple, Run] = {}
     loose, superseded = [], []
     for run in sorted(runs, key=lambda r: r.info.start_time):
-        if cells.TAG_CONFIG_HASH not in run.data.tags:
+        digest = run.data.tags.get(cells.TAG_CONFIG_HASH)
+        if digest is None:
             loose.append(run)
             continue
         point = grid_point(run)
-        if point in newest:
-            superseded.append(newest[point].info.run_id)
+        older = newest.get(point)
+        if older is not None and older.data.tags[cells.TAG_CONFIG_HASH] != digest:
+            superseded.append(older.info.run_id)  # a rerun of the same config replaces silently
         newest[point] = run
     if superseded:
         warnings.warn(

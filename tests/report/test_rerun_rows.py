@@ -41,3 +41,14 @@ def test_cells_that_differ_in_a_swept_key_are_all_kept(tmp_path, recwarn) -> Non
     rows = collect_rows(client, experiment_id, PARENT, teacher_run="reference")
     assert sorted(row.run_id for row in rows) == sorted([low, high])
     assert not [w for w in recwarn if "left out" in str(w.message)]
+
+
+def test_a_rerun_of_the_same_config_replaces_the_older_run_without_a_warning(
+    tmp_path, recwarn
+) -> None:
+    client, experiment_id, _ = store(tmp_path)
+    _cell(client, experiment_id, "same", {"data.max_tokens": "8k"}, 25.0, started=1_000)
+    newer = _cell(client, experiment_id, "same", {"data.max_tokens": "8k"}, 26.0, started=2_000)
+    rows = collect_rows(client, experiment_id, PARENT, teacher_run="reference")
+    assert [row.run_id for row in rows] == [newer]
+    assert not [w for w in recwarn if "left out" in str(w.message)]
